@@ -1,0 +1,3 @@
+"""Forestall: a proactive next-best-action decision engine."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""The product and offer catalogue: business data that rules and features read.
+
+Service intervals, consumption periods and follow-on purchases live here as data,
+so a business user changes them without touching a rule or any code.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Product(_Entry):
+    """A product a customer can buy. `kind` says what owning it means.
+
+    An asset is kept and may need servicing; a consumable is used up and bought
+    again; an item is neither.
+    """
+
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    name: str = ""
+    category: Slug
+    kind: Literal["asset", "consumable", "item"] = "item"
+    service_interval_days: Annotated[int, Field(gt=0, le=36500)] | None = None
+    consumption_period_days: Annotated[int, Field(gt=0, le=3650)] | None = None
+
+
+class FollowOn(_Entry):
+    """A purchase that typically follows another: `then` about `typical_after_days` after `after`."""
+
+    after: Slug
+    then: Slug
+    typical_after_days: Annotated[int, Field(ge=0, le=3650)]
+
+
+class Offer(_Entry):
+    """What an action proposes: a title and a message template with `{fact.name}` placeholders."""
+
+    id: Slug
+    title: str
+    template: str = ""
+
+
+class Catalogue(_Entry):
+    products: list[Product] = []
+    follow_ons: list[FollowOn] = []
+    offers: list[Offer] = []
+
+    _products_by_id: dict[str, Product] = PrivateAttr(default_factory=dict)
+    _offers_by_id: dict[str, Offer] = PrivateAttr(default_factory=dict)
+
+    def product(self, product_id: str) -> Product | None:
+        return self._products_by_id.get(product_id)
+
+    def offer(self, offer_id: str) -> Offer | None:
+        return self._offers_by_id.get(offer_id)
+
+    def model_post_init(self, __context: object) -> None:
+        self._products_by_id = {p.id: p for p in self.products}
+        self._offers_by_id = {o.id: o for o in self.offers}

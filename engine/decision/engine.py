@@ -1,0 +1,124 @@
+"""The decision path of DESIGN.md section 3, with no transport in it.
+
+load state -> derive facts as of the request time -> match rules -> rank ->
+log and return. Time comes in with each request; ids come from `new_id`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from engine.decision.proposals import propose
+from engine.decision.types import Action, DecideRequest, Decision, DueAction
+from engine.errors import NotFound
+from engine.events import Event
+from engine.features.derive import Touch, derive_facts
+from engine.privacy import customer_ref
+from engine.ruleset.live import LiveRuleSet
+from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
+from engine.vocabulary import Outcome
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_MAX_ACTIONS = 5
+
+
+@dataclass(frozen=True)
+class OutcomeReport:
+    decision_id: str
+    action_id: str
+    outcome: Outcome
+    occurred_at: datetime
+    amount: float = 0.0
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class DecisionEngine:
+    """Decide, ingest, record outcomes and sweep, over one store and the live rule set."""
+
+    def __init__(self, store: Store, rules: LiveRuleSet, new_id: Callable[[], str] = _new_id) -> None:
+        self.store = store
+        self.rules = rules
+        self._new_id = new_id
+
+    def decide(self, request: DecideRequest) -> Decision:
+        state = self.store.load_customer(request.customer_id)
+        with self.rules.use() as loaded:
+            facts = derive_facts(
+                state.events,
+                loaded.ruleset.catalogue,
+                request.as_of,
+                Touch(request.channel.value if request.channel else None, request.touchpoint),
+                request.context,
+            )
+            result = loaded.matcher.match(facts)
+            actions = propose(loaded.ruleset, {str(f["id"]): f for f in facts}, result.matches, request)
+            version = loaded.ruleset.version
+        limit = request.max_actions or DEFAULT_MAX_ACTIONS
+        decision = Decision(self._new_id(), request.customer_id, request.as_of, version, "", tuple(actions[:limit]))
+        self.store.save_decision(_stored(decision))
+        log.info(
+            "decided",
+            decision_id=decision.decision_id,
+            customer=customer_ref(request.customer_id),
+            ruleset_version=version,
+            candidates=len(actions),
+            actions=[a.action_id.split(":", 1)[0] for a in decision.actions],
+            failed_facts=len(result.failed_fact_ids),
+        )
+        return decision
+
+    def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
+        codes = self.store.ingest(events)
+        log.info("ingested", events=len(events), accepted=codes.count(IngestCode.ACCEPTED))
+        return codes
+
+    def record_outcome(self, report: OutcomeReport) -> str:
+        """Store an outcome against its decision and action; returns the decision's customer id."""
+        decision = self.store.find_decision(report.decision_id)
+        if decision is None:
+            raise NotFound("decision", report.decision_id)
+        if report.action_id not in decision.actions:
+            raise NotFound(f"action of decision {report.decision_id}", report.action_id)
+        self.store.record_outcome(
+            StoredOutcome(report.decision_id, report.action_id, report.outcome, report.occurred_at, report.amount)
+        )
+        log.info("outcome_recorded", decision_id=report.decision_id, outcome=report.outcome.value)
+        return decision.customer_id
+
+    def sweep(self, as_of: datetime, max_actions: int | None = None) -> Iterator[DueAction]:
+        """The due outbound actions of every customer as of a moment, through the same path as decide."""
+        for customer_id in self.store.customer_ids():
+            decision = self.decide(DecideRequest(customer_id, as_of, max_actions=max_actions, touchpoint="sweep"))
+            for action in decision.actions:
+                yield DueAction(customer_id, decision.decision_id, action)
+
+
+def _stored(decision: Decision) -> StoredDecision:
+    return StoredDecision(
+        decision.decision_id,
+        decision.customer_id,
+        decision.as_of,
+        decision.ruleset_version,
+        decision.model_version,
+        {a.action_id: _action_record(a) for a in decision.actions},
+    )
+
+
+def _action_record(action: Action) -> dict[str, object]:
+    return {
+        "offer_id": action.offer_id,
+        "family": action.family.value,
+        "channel": action.channel.value,
+        "score": action.score,
+        "rule_id": action.reason.rule_id,
+        "matched_facts": action.reason.matched_facts,
+    }

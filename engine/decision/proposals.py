@@ -1,0 +1,88 @@
+"""Turn rule matches into ranked actions, each with the reason it was proposed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+
+from engine.decision.types import Action, DecideRequest, Reason
+from engine.features.derive import Fact
+from engine.ruleset.compiler import CompiledRule
+from engine.ruleset.loader import RuleSet
+from engine.ruleset.matcher import Match
+from engine.vocabulary import Channel
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def fact_value(fact: Mapping[str, object], dotted: str) -> object | None:
+    value: object = fact
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e15 else f"{value:.0f}"
+    return "" if value is None else str(value)
+
+
+def render(template: str, fact: Mapping[str, object]) -> tuple[str, dict[str, str]]:
+    """Fill `{dotted.name}` placeholders from the fact; returns the text and the values used.
+
+    Deliberately not str.format: a template is data and must not reach attributes.
+    """
+    used: dict[str, str] = {}
+
+    def fill(found: re.Match[str]) -> str:
+        used[found.group(1)] = _text(fact_value(fact, found.group(1)))
+        return used[found.group(1)]
+
+    return _PLACEHOLDER.sub(fill, template), used
+
+
+def choose_channel(allowed: Iterable[Channel], touchpoint: Channel | None) -> Channel:
+    """The channel the customer is on now when the rule allows it, else the rule's first choice."""
+    allowed = list(allowed)
+    return touchpoint if touchpoint in allowed else allowed[0]
+
+
+def propose(
+    ruleset: RuleSet, facts: Mapping[str, Fact], matches: Iterable[Match], request: DecideRequest
+) -> list[Action]:
+    """One action per (rule, fact) match, ranked best first by priority x value."""
+    actions = [_action(ruleset.by_id[m.rule_id], ruleset, facts[m.fact_id], m.fact_id, request) for m in matches]
+    return sorted(actions, key=lambda a: (-a.score, a.action_id))
+
+
+def _action(compiled: CompiledRule, ruleset: RuleSet, fact: Fact, fact_id: str, request: DecideRequest) -> Action:
+    rule, then = compiled.rule, compiled.rule.then
+    offer = ruleset.catalogue.offer(then.offer)
+    assert offer is not None, "the loader checks every offer exists"
+    text, parameters = render(offer.template, fact)
+    score = float(then.priority) * float(then.value)
+    return Action(
+        action_id=f"{rule.id}:{fact_id}",
+        offer_id=offer.id,
+        family=rule.family,
+        channel=choose_channel(then.channels, request.channel),
+        send_at=request.as_of,
+        valid_until=request.as_of + timedelta(days=then.valid_for_days),
+        score=score,
+        value=float(then.value),
+        title=offer.title,
+        template_id=offer.id,
+        text=text,
+        parameters=parameters,
+        reason=Reason(
+            rule_id=rule.id,
+            rule_description=rule.description,
+            matched_facts={name: _text(fact_value(fact, name)) for name in compiled.fields},
+            score_explanation=f"priority {then.priority} x value {_text(float(then.value))} = {_text(score)}"
+            " (no model loaded: ranked by rule priority and value)",
+        ),
+    )

@@ -1,0 +1,67 @@
+"""The decision path's inputs and outputs, as plain values with no transport in them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.vocabulary import Channel, Family
+
+
+@dataclass(frozen=True)
+class DecideRequest:
+    customer_id: str
+    as_of: datetime
+    # None for an outbound decision (a sweep, a campaign) free to pick any channel.
+    channel: Channel | None = None
+    touchpoint: str = ""
+    max_actions: int | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule_id: str
+    rule_description: str
+    matched_facts: dict[str, str]
+    score_explanation: str
+
+
+@dataclass(frozen=True)
+class Action:
+    action_id: str
+    offer_id: str
+    family: Family
+    channel: Channel
+    send_at: datetime
+    valid_until: datetime
+    score: float
+    value: float
+    title: str
+    template_id: str
+    text: str
+    parameters: dict[str, str]
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    customer_id: str
+    as_of: datetime
+    ruleset_version: str
+    # Empty while no model is loaded; then ranking is by rule priority and value.
+    model_version: str
+    actions: tuple[Action, ...]
+
+    @property
+    def used_model(self) -> bool:
+        return bool(self.model_version)
+
+
+@dataclass(frozen=True)
+class DueAction:
+    customer_id: str
+    decision_id: str
+    action: Action

@@ -1,0 +1,197 @@
+"""Derive a customer's facts as of a moment, from their events and the catalogue.
+
+Pure functions of (events, catalogue, as_of): events after `as_of` are ignored,
+so a replay on a virtual clock sees exactly what the customer had then.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.catalogue import Catalogue, Product
+from engine.events import Complaint, Event, ProfileUpdate, Purchase, ServiceVisit
+
+SECONDS_PER_DAY = 86_400.0
+
+Fact = dict[str, object]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """Where the decision is asked from: a channel (or None for outbound) and a free name."""
+
+    channel: str | None
+    name: str = ""
+
+
+def _days(since: datetime, as_of: datetime) -> float:
+    return round((as_of - since).total_seconds() / SECONDS_PER_DAY, 2)
+
+
+@dataclass(frozen=True)
+class _Bought:
+    event: Event
+    line: int
+    product_id: str
+    category: str
+    quantity: float
+    product: Product | None
+
+
+def derive_facts(
+    events: Iterable[Event],
+    catalogue: Catalogue,
+    as_of: datetime,
+    touch: Touch,
+    context: Mapping[str, str],
+) -> list[Fact]:
+    """One fact per subject: the customer, each asset, each consumable, each follow-on."""
+    history = sorted((e for e in events if e.occurred_at <= as_of), key=lambda e: (e.occurred_at, e.event_id))
+    bought = list(_purchased_lines(history, catalogue))
+    shared = {
+        "customer": _customer_fields(history, as_of),
+        "touchpoint": {"channel": touch.channel or "outbound", "name": touch.name},
+        "context": dict(context),
+    }
+    subjects: list[tuple[str, str, dict[str, object]]] = [("customer", "customer", {})]
+    subjects += [("asset", f"asset:{fields['id']}", fields) for fields in _assets(bought, history, as_of)]
+    subjects += [("consumable", f"consumable:{f['product_id']}", f) for f in _consumables(bought, as_of)]
+    subjects += [
+        ("follow_on", f"follow_on:{f['after_category']}>{f['then_category']}", f)
+        for f in _follow_ons(bought, catalogue, as_of)
+    ]
+    facts: list[Fact] = []
+    for subject, fact_id, fields in subjects:
+        fact: Fact = {"id": fact_id, "subject": subject, **shared}
+        if subject != "customer":
+            fact[subject] = fields
+        facts.append(fact)
+    return facts
+
+
+def _purchased_lines(history: list[Event], catalogue: Catalogue) -> Iterable[_Bought]:
+    for event in history:
+        if isinstance(event.payload, Purchase):
+            for line, item in enumerate(event.payload.items):
+                product = catalogue.product(item.product_id)
+                category = item.category or (product.category if product else "")
+                yield _Bought(event, line, item.product_id, category, item.quantity, product)
+
+
+def _customer_fields(history: list[Event], as_of: datetime) -> dict[str, object]:
+    purchases = [e for e in history if isinstance(e.payload, Purchase)]
+    fields: dict[str, object] = {
+        "purchase_count": len(purchases),
+        "total_spent": round(
+            sum(i.quantity * i.unit_price for e in purchases for i in e.payload.items),  # type: ignore[union-attr]
+            2,
+        ),
+        "open_complaints": _open_complaints(history),
+        "first_name": "",
+        "language": "",
+    }
+    if purchases:
+        fields["days_since_last_purchase"] = _days(purchases[-1].occurred_at, as_of)
+    for event in history:
+        if isinstance(event.payload, ProfileUpdate):
+            fields["first_name"] = event.payload.first_name or fields["first_name"]
+            fields["language"] = event.payload.language or fields["language"]
+    return fields
+
+
+def _open_complaints(history: list[Event]) -> int:
+    state: dict[str, str] = {}
+    for event in history:
+        if isinstance(event.payload, Complaint):
+            state[event.payload.complaint_id] = event.payload.state
+    return sum(1 for s in state.values() if s == "opened")
+
+
+def _assets(bought: list[_Bought], history: list[Event], as_of: datetime) -> Iterable[dict[str, object]]:
+    visits = [e for e in history if isinstance(e.payload, ServiceVisit)]
+    for b in bought:
+        if b.product is None or b.product.kind != "asset":
+            continue
+        asset_id = f"{b.event.event_id}/{b.line}"
+        serviced = [
+            v.occurred_at
+            for v in visits
+            if v.occurred_at >= b.event.occurred_at
+            and (v.payload.asset_id == asset_id if v.payload.asset_id else v.payload.product_id == b.product_id)  # type: ignore[union-attr]
+        ]
+        last_service = serviced[-1] if serviced else b.event.occurred_at
+        fields: dict[str, object] = {
+            "id": asset_id,
+            "product_id": b.product_id,
+            "name": b.product.name,
+            "category": b.category,
+            "age_days": _days(b.event.occurred_at, as_of),
+            "service_count": len(serviced),
+            "days_since_service": _days(last_service, as_of),
+        }
+        if b.product.service_interval_days is not None:
+            fields["service_interval_days"] = b.product.service_interval_days
+            fields["days_until_service"] = round(b.product.service_interval_days - _days(last_service, as_of), 2)
+        yield fields
+
+
+def _consumables(bought: list[_Bought], as_of: datetime) -> Iterable[dict[str, object]]:
+    by_product: dict[str, list[_Bought]] = defaultdict(list)
+    for b in bought:
+        if b.product is not None and b.product.kind == "consumable":
+            by_product[b.product_id].append(b)
+    for product_id, purchases in by_product.items():
+        last = purchases[-1]
+        product = last.product
+        assert product is not None
+        fields: dict[str, object] = {
+            "product_id": product_id,
+            "name": product.name,
+            "category": last.category,
+            "purchase_count": len(purchases),
+            "last_quantity": last.quantity,
+            "days_since_purchase": _days(last.event.occurred_at, as_of),
+        }
+        days_per_unit, source = _days_per_unit(purchases, product)
+        if days_per_unit is not None:
+            fields["days_per_unit"] = days_per_unit
+            fields["cadence_source"] = source
+            fields["days_until_runout"] = round(days_per_unit * last.quantity - _days(last.event.occurred_at, as_of), 2)
+        yield fields
+
+
+def _days_per_unit(purchases: list[_Bought], product: Product) -> tuple[float | None, str]:
+    """The customer's own cadence when they bought at least twice, else the catalogue's."""
+    gaps = [
+        _days(earlier.event.occurred_at, later.event.occurred_at) / earlier.quantity
+        for earlier, later in zip(purchases, purchases[1:])
+        if later.event.occurred_at > earlier.event.occurred_at
+    ]
+    if gaps:
+        return round(statistics.median(gaps), 2), "customer"
+    if product.consumption_period_days is not None:
+        return float(product.consumption_period_days), "catalogue"
+    return None, ""
+
+
+def _follow_ons(bought: list[_Bought], catalogue: Catalogue, as_of: datetime) -> Iterable[dict[str, object]]:
+    for follow_on in catalogue.follow_ons:
+        triggers = [b for b in bought if b.category == follow_on.after]
+        if not triggers:
+            continue
+        since = triggers[-1].event.occurred_at
+        days_since = _days(since, as_of)
+        yield {
+            "after_category": follow_on.after,
+            "then_category": follow_on.then,
+            "days_since_after": days_since,
+            "typical_after_days": follow_on.typical_after_days,
+            "days_until_typical": round(follow_on.typical_after_days - days_since, 2),
+            "then_purchases": sum(
+                1 for b in bought if b.category == follow_on.then and b.event.occurred_at >= since
+            ),
+        }

@@ -1,0 +1,98 @@
+"""Every fact field a rule can read, with its type and definition, in one place.
+
+A fact is about one subject (the customer, one asset, one consumable, one
+follow-on purchase) and always carries the `customer`, `touchpoint` and `context`
+fields too. Days are counted as of the decision time, never the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FieldType = Literal["number", "text"]
+
+SUBJECTS = ("customer", "asset", "consumable", "follow_on")
+# Fields under these prefixes are present in every fact, whatever its subject.
+SHARED_PREFIXES = ("customer", "touchpoint", "context")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    definition: str
+
+    @property
+    def prefix(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+_SPECS = [
+    FieldSpec("customer.purchase_count", "number", "purchases made up to the decision time"),
+    FieldSpec("customer.total_spent", "number", "sum of quantity x unit price over all purchases"),
+    FieldSpec("customer.days_since_last_purchase", "number", "days since the latest purchase; absent if none"),
+    FieldSpec("customer.open_complaints", "number", "complaints opened and not yet resolved"),
+    FieldSpec("customer.first_name", "text", "first name from the latest profile update"),
+    FieldSpec("customer.language", "text", "language from the latest profile update"),
+    FieldSpec("touchpoint.channel", "text", "channel of the request (email, sms, pos, web...); 'outbound' if none"),
+    FieldSpec("touchpoint.name", "text", "free name of the touchpoint, as sent by the caller"),
+    FieldSpec("asset.id", "text", "the asset: purchase event id and line number"),
+    FieldSpec("asset.product_id", "text", "catalogue product id of the asset"),
+    FieldSpec("asset.name", "text", "catalogue name of the product"),
+    FieldSpec("asset.category", "text", "product category, from the line item or the catalogue"),
+    FieldSpec("asset.age_days", "number", "days since the asset was bought"),
+    FieldSpec("asset.service_interval_days", "number", "catalogue service interval; absent if none"),
+    FieldSpec("asset.service_count", "number", "service visits recorded for the asset since it was bought"),
+    FieldSpec("asset.days_since_service", "number", "days since the last service visit, or since purchase if none"),
+    FieldSpec(
+        "asset.days_until_service",
+        "number",
+        "service interval minus days since service; negative when overdue; absent if no interval",
+    ),
+    FieldSpec("consumable.product_id", "text", "catalogue product id of the consumable"),
+    FieldSpec("consumable.name", "text", "catalogue name of the product"),
+    FieldSpec("consumable.category", "text", "product category, from the line item or the catalogue"),
+    FieldSpec("consumable.purchase_count", "number", "purchases of this product"),
+    FieldSpec("consumable.last_quantity", "number", "quantity bought the last time"),
+    FieldSpec("consumable.days_since_purchase", "number", "days since it was last bought"),
+    FieldSpec(
+        "consumable.days_per_unit",
+        "number",
+        "how long one unit lasts: the median of the customer's own gaps per unit bought when bought twice "
+        "or more, else the catalogue's consumption period",
+    ),
+    FieldSpec("consumable.cadence_source", "text", "'customer' or 'catalogue': where days_per_unit comes from"),
+    FieldSpec(
+        "consumable.days_until_runout",
+        "number",
+        "days_per_unit x last quantity minus days since purchase; negative when already run out",
+    ),
+    FieldSpec("follow_on.after_category", "text", "the category bought first (catalogue follow-on `after`)"),
+    FieldSpec("follow_on.then_category", "text", "the category that typically follows (catalogue `then`)"),
+    FieldSpec("follow_on.days_since_after", "number", "days since the latest purchase in the `after` category"),
+    FieldSpec("follow_on.typical_after_days", "number", "catalogue: days after which `then` is typically bought"),
+    FieldSpec("follow_on.days_until_typical", "number", "typical_after_days minus days_since_after"),
+    FieldSpec(
+        "follow_on.then_purchases",
+        "number",
+        "purchases in the `then` category since the latest `after` purchase",
+    ),
+]
+
+FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _SPECS}
+
+CONTEXT_PREFIX = "context."
+
+
+def field_spec(name: str) -> FieldSpec | None:
+    """The spec of a known field; any `context.<key>` is a text field sent by the caller."""
+    if name.startswith(CONTEXT_PREFIX) and len(name) > len(CONTEXT_PREFIX):
+        return FieldSpec(name, "text", "context attribute sent with the request")
+    return FIELDS.get(name)
+
+
+def subject_of(name: str) -> str | None:
+    """The subject a field belongs to, or None for shared fields other than the customer's own."""
+    prefix = name.split(".", 1)[0]
+    return prefix if prefix in SUBJECTS and prefix != "customer" else None

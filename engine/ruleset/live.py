@@ -1,0 +1,126 @@
+"""The rule set in service, and how a new one replaces it.
+
+A reload builds the new matcher off to the side and swaps one reference; a
+request that started on the old set finishes on it, and the old set's C handle
+is freed when its last request is done. An invalid folder changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+
+from engine.errors import RuleError, RuleSetInvalid
+from engine.features.fields import FIELDS, SUBJECTS, SHARED_PREFIXES
+from engine.ruleset.loader import RuleSet, load_rule_set
+from engine.ruleset.matcher import Matcher, MatcherError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Loaded:
+    """A rule set with its matcher, and how many requests are using it."""
+
+    ruleset: RuleSet
+    matcher: Matcher
+    loaded_at: datetime
+    users: int = 0
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    reloaded: bool
+    version: str
+    previous_version: str
+    errors: tuple[RuleError, ...] = ()
+
+
+def compile_folder(folder: Path) -> tuple[RuleSet, Matcher]:
+    """Load, validate and compile a folder; raises RuleSetInvalid with every error found."""
+    ruleset = load_rule_set(folder)
+    referenced = {f for rule in ruleset.rules for f in rule.fields}
+    try:
+        matcher = Matcher(
+            {r.rule.id: r.definition for r in ruleset.rules}, {*SUBJECTS, *SHARED_PREFIXES, *FIELDS, *referenced}
+        )
+    except MatcherError as exc:
+        raise RuleSetInvalid([RuleError(str(folder), 1, 1, "engine-refused", str(exc))]) from exc
+    return ruleset, matcher
+
+
+def validate_folder(folder: Path) -> RuleSet:
+    """What `compile_folder` checks, without keeping the matcher."""
+    ruleset, matcher = compile_folder(folder)
+    matcher.close()
+    return ruleset
+
+
+class LiveRuleSet:
+    """The rules folder as served: load at start, reload on demand, use per request."""
+
+    def __init__(self, folder: Path, now: datetime) -> None:
+        self.folder = Path(folder)
+        self._current = Loaded(*compile_folder(self.folder), loaded_at=now)
+        self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self.last_reload_errors: tuple[RuleError, ...] = ()
+
+    @property
+    def current(self) -> Loaded:
+        return self._current
+
+    @contextmanager
+    def use(self) -> Iterator[Loaded]:
+        """The rule set to serve one request with; it stays alive until the request is done."""
+        with self._lock:
+            loaded = self._current
+            loaded.users += 1
+        try:
+            yield loaded
+        finally:
+            with self._lock:
+                loaded.users -= 1
+                free = loaded.retired and loaded.users == 0
+            if free:
+                loaded.matcher.close()
+
+    def reload(self, now: datetime) -> ReloadResult:
+        """Load the folder again and swap it in if it is valid; otherwise keep serving the old set."""
+        with self._reload_lock:
+            previous = self._current.ruleset.version
+            try:
+                ruleset, matcher = compile_folder(self.folder)
+            except RuleSetInvalid as exc:
+                self.last_reload_errors = tuple(exc.errors)
+                log.warning("rules_reload_rejected", errors=[str(e) for e in exc.errors], version=previous)
+                return ReloadResult(False, previous, previous, self.last_reload_errors)
+            self.last_reload_errors = ()
+            if ruleset.version == previous:
+                matcher.close()
+                return ReloadResult(False, previous, previous)
+            self._swap(Loaded(ruleset, matcher, now))
+            log.info("rules_reloaded", version=ruleset.version, previous_version=previous, rules=len(ruleset.rules))
+            return ReloadResult(True, ruleset.version, previous)
+
+    def _swap(self, new: Loaded) -> None:
+        with self._lock:
+            old, self._current = self._current, new
+            old.retired = True
+            free = old.users == 0
+        if free:
+            old.matcher.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._current.retired = True
+            free = self._current.users == 0
+        if free:
+            self._current.matcher.close()

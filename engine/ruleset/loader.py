@@ -1,0 +1,189 @@
+"""Load a rules folder: the catalogue and every rule file, validated as a whole.
+
+Every problem is collected and reported as `file:line:col: code: message`; a
+folder with any error is refused whole, so a broken change never half-loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ValidationError
+
+from engine.catalogue import Catalogue
+from engine.errors import RuleError, RuleSetInvalid
+from engine.features.fields import FIELDS, field_spec, subject_of
+from engine.ruleset.compiler import CompiledRule, compile_rule, conditions_with_paths
+from engine.ruleset.diagnostics import did_you_mean, field_names, render_path, validation_errors
+from engine.ruleset.schema import Rule, RuleFile
+from engine.ruleset.source import Located, YamlProblem, load_located
+
+CATALOGUE_FILE = "catalogue.yaml"
+RULE_FILE_PATTERNS = ("*.yaml", "*.yml")
+MAX_FILE_BYTES = 1_000_000
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A validated, compiled rule folder. `version` is a digest of its files' content."""
+
+    version: str
+    rules: tuple[CompiledRule, ...]
+    catalogue: Catalogue
+
+    by_id: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {r.rule.id: r for r in self.rules})
+
+
+def load_rule_set(folder: Path) -> RuleSet:
+    """Load and validate `folder`; raises RuleSetInvalid listing every error."""
+    folder = Path(folder)
+    errors: list[RuleError] = []
+    if not folder.is_dir():
+        raise RuleSetInvalid([RuleError(str(folder), 1, 1, "no-folder", "the rules folder does not exist")])
+    files = sorted({p for pattern in RULE_FILE_PATTERNS for p in folder.glob(pattern)})
+    texts = {path: _read(path, errors) for path in files}
+    digest = hashlib.sha256()
+    for path, text in texts.items():
+        digest.update(f"{path.name}\0{text}\0".encode())
+
+    catalogue_path = folder / CATALOGUE_FILE
+    catalogue = Catalogue()
+    if catalogue_path not in texts:
+        errors.append(RuleError(str(catalogue_path), 1, 1, "no-catalogue", f"the folder has no {CATALOGUE_FILE}"))
+    elif (text := texts[catalogue_path]) is not None:
+        catalogue = _parse(catalogue_path, text, Catalogue, errors) or catalogue
+
+    compiled: list[CompiledRule] = []
+    first_seen: dict[str, str] = {}
+    for path, text in texts.items():
+        if path == catalogue_path or text is None:
+            continue
+        located = _locate(path, text, errors)
+        if located is None:
+            continue
+        for index, rule in _valid_rules(path, located, errors):
+            line, column = located.position(("rules", index, "id"))
+            where = f"{path}:{line}"
+            if rule.id in first_seen:
+                errors.append(
+                    RuleError(str(path), line, column, "duplicate-id", f"rule `{rule.id}` is defined at {first_seen[rule.id]} too")
+                )
+                continue
+            first_seen[rule.id] = where
+            subject = _check_rule(rule, ("rules", index), located, str(path), catalogue, errors)
+            if subject is not None:
+                compiled.append(compile_rule(rule, subject, str(path), line))
+    if errors:
+        raise RuleSetInvalid(errors)
+    return RuleSet(digest.hexdigest()[:12], tuple(compiled), catalogue)
+
+
+def _read(path: Path, errors: list[RuleError]) -> str | None:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            errors.append(RuleError(str(path), 1, 1, "too-large", f"the file is larger than {MAX_FILE_BYTES} bytes"))
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(RuleError(str(path), 1, 1, "unreadable", str(exc)))
+        return None
+
+
+def _locate(path: Path, text: str, errors: list[RuleError]) -> Located | None:
+    try:
+        return load_located(text)
+    except YamlProblem as problem:
+        errors.append(RuleError(str(path), problem.line, problem.column, problem.code, problem.message))
+        return None
+
+
+def _validate(
+    path: Path, located: Located, model: type[M], errors: list[RuleError], data: object, at: tuple[str | int, ...] = ()
+) -> M | None:
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        errors.extend(validation_errors(exc, located, str(path), field_names(model), at))
+        return None
+
+
+def _valid_rules(path: Path, located: Located, errors: list[RuleError]) -> Iterator[tuple[int, Rule]]:
+    """The rules of a file that pass the schema, each validated on its own so one bad rule hides no other."""
+    data = located.data
+    envelope = {**data, "rules": []} if isinstance(data, dict) else data
+    if _validate(path, located, RuleFile, errors, envelope) is None or not isinstance(data, dict):
+        return
+    items = data.get("rules") or []
+    if not isinstance(items, list):
+        line, column = located.position(("rules",))
+        errors.append(RuleError(str(path), line, column, "wrong-type", "`rules` must be a list of rules"))
+        return
+    for index, item in enumerate(items):
+        rule = _validate(path, located, Rule, errors, item, ("rules", index))
+        if rule is not None:
+            yield index, rule
+
+
+def _parse(path: Path, text: str, model: type[M], errors: list[RuleError]) -> M | None:
+    located = _locate(path, text, errors)
+    return _validate(path, located, model, errors, located.data) if located is not None else None
+
+
+def _check_rule(
+    rule: Rule, at: tuple[str | int, ...], located: Located, file: str, catalogue: Catalogue, errors: list[RuleError]
+) -> str | None:
+    """Check what the schema cannot: known facts, matching types, one subject, a known offer."""
+    before = len(errors)
+
+    def error(path: tuple[str | int, ...], code: str, message: str) -> None:
+        line, column = located.position((*at, *path))
+        errors.append(RuleError(file, line, column, code, message))
+
+    subjects: dict[str, str] = {}
+    for condition, path in conditions_with_paths(rule.when):
+        spec = field_spec(condition.fact)
+        if spec is None:
+            error((*path, "fact"), "unknown-fact", f"unknown fact `{condition.fact}`{did_you_mean(condition.fact, FIELDS)}")
+            continue
+        values = condition.operand if isinstance(condition.operand, list | tuple) else [condition.operand]
+        wants_number = condition.operator in ("greater_than", "at_least", "less_than", "at_most", "between")
+        if condition.operator != "exists":
+            if wants_number and spec.type != "number":
+                error((*path, condition.operator), "wrong-type", f"`{spec.name}` is text; `{condition.operator}` compares numbers")
+            elif any(isinstance(v, str) != (spec.type == "text") for v in values):
+                error((*path, condition.operator), "wrong-type", f"`{spec.name}` is a {spec.type}; compare it with a {spec.type}")
+        if condition.operator == "between" and condition.operand[0] > condition.operand[1]:
+            error((*path, "between"), "empty-range", f"between {condition.operand[0]} and {condition.operand[1]} matches nothing")
+        subject = subject_of(spec.name)
+        if subject:
+            subjects.setdefault(subject, render_path(path))
+
+    if len(subjects) > 1:
+        error(("when",), "mixed-subjects", f"the conditions read {' and '.join(sorted(subjects))}; a rule reads one of them")
+    subject = next(iter(subjects), "customer")
+
+    offer = catalogue.offer(rule.then.offer)
+    if offer is None:
+        known = [o.id for o in catalogue.offers]
+        error(("then", "offer"), "unknown-offer", f"offer `{rule.then.offer}` is not in the catalogue{did_you_mean(rule.then.offer, known)}")
+    else:
+        for name in PLACEHOLDER.findall(offer.template):
+            spec = field_spec(name)
+            if spec is None or subject_of(name) not in (None, subject):
+                error(
+                    ("then", "offer"),
+                    "bad-placeholder",
+                    f"offer `{offer.id}`'s template uses `{{{name}}}`, which a {subject} rule does not have"
+                    f"{did_you_mean(name, FIELDS)}",
+                )
+    return subject if len(errors) == before else None

@@ -1,0 +1,181 @@
+"""The one adapter to durable-rules; nothing else in Forestall imports it.
+
+durable-rules is fast but unmaintained and crashes on easy inputs (see
+shared/DURABLE_RULES.md). This module keeps to its safe pattern:
+
+- no dispatcher threads (`_run` does nothing), so actions run only inside our call;
+- one session per matcher, used under a lock: the C core never releases the GIL,
+  so the lock costs no throughput, and no session is ever shared or deleted;
+- facts are asserted, the fired rules collected, then every fact retracted;
+- numbers are written without a bare exponent, which the C parser rejects;
+- attribute names are checked for 32-bit FNV-1a collisions, which make the C core
+  confuse two attributes;
+- the C handle is freed explicitly when a rule set is retired.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import durable_rules_engine  # type: ignore[import-untyped]
+import structlog
+from durable.engine import Host, MessageNotHandledException  # type: ignore[import-untyped]
+
+from engine.errors import ForestallError
+
+log = structlog.get_logger(__name__)
+
+SESSION_ID = "0"
+# durable-rules' own limit is 4,096 rules per ruleset (error 106).
+MAX_RULES = 4_000
+_LARGEST_NUMBER = 1e15  # json.dumps writes floats from 1e16 up with an exponent
+_SMALLEST_NUMBER = 1e-4  # and those under 1e-4 too
+_RESERVED_ATTRIBUTES = ("sid", "id", "$s", "subject")
+
+
+class MatcherError(ForestallError):
+    """durable-rules refused a rule set; the message says which rule where it can tell."""
+
+
+@dataclass(frozen=True)
+class Match:
+    rule_id: str
+    fact_id: str
+
+
+@dataclass
+class MatchResult:
+    matches: list[Match] = field(default_factory=list)
+    # Facts durable-rules failed on (its error 303 and kin): logged and counted, not raised.
+    failed_fact_ids: list[str] = field(default_factory=list)
+
+
+def fnv1a_32(name: str) -> int:
+    """durable-rules' attribute hash: FNV-1a over the UTF-8 bytes as C `char` (signed)."""
+    value = 0x811C9DC5
+    for byte in name.encode():
+        value ^= byte if byte < 0x80 else (byte - 0x100) & 0xFFFFFFFF
+        value = (value * 16777619) & 0xFFFFFFFF
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """A copy of a fact with every number in the range durable-rules' parser accepts."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items() if not _is_bad_number(v)}
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, int):
+        return max(-int(_LARGEST_NUMBER), min(int(_LARGEST_NUMBER), value))
+    value = max(-_LARGEST_NUMBER, min(_LARGEST_NUMBER, round(value, 6)))
+    return 0.0 if abs(value) < _SMALLEST_NUMBER else value
+
+
+def _is_bad_number(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def attribute_paths(message: Mapping[str, Any], parent: str = "") -> Iterable[str]:
+    for key, value in message.items():
+        path = f"{parent}.{key}" if parent else key
+        yield path
+        if isinstance(value, Mapping):
+            yield from attribute_paths(value, path)
+
+
+class _QuietHost(Host):  # type: ignore[misc]
+    """A Host that starts no threads and routes every rule's action to one callback."""
+
+    def __init__(self, on_fire: Any) -> None:
+        self._on_fire = on_fire
+        super().__init__()
+
+    def _run(self) -> None:
+        # The default starts dispatcher timers every 0.2 s that run actions on
+        # their own thread and race the caller (SIGSEGV under load).
+        pass
+
+    def get_action(self, rule_id: str) -> Any:
+        return lambda closure: self._on_fire(rule_id, closure.m["id"])
+
+
+class Matcher:
+    """Matches facts against one compiled rule set, held by one durable-rules ruleset."""
+
+    _names = itertools.count()
+
+    def __init__(self, definitions: Mapping[str, Mapping[str, Any]], known_attributes: Iterable[str] = ()) -> None:
+        if len(definitions) > MAX_RULES:
+            raise MatcherError(f"{len(definitions)} rules exceed the limit of {MAX_RULES} per rule set")
+        self._lock = threading.Lock()
+        self._fired: list[Match] = []
+        self._hashes: dict[int, str] = {}
+        self.failures = 0
+        self._name = f"forestall_{next(self._names)}"
+        for name in (*_RESERVED_ATTRIBUTES, *known_attributes):
+            self._check_attribute(name)
+        host = _QuietHost(lambda rule_id, fact_id: self._fired.append(Match(rule_id, fact_id)))
+        # Ruleset() deletes the "run" keys of what it is given: hand it a copy.
+        ruleset = {rule_id: {**copy.deepcopy(dict(d)), "run": rule_id} for rule_id, d in definitions.items()}
+        try:
+            host.register_rulesets({self._name: ruleset})
+        except Exception as exc:
+            raise MatcherError(f"durable-rules refused the rule set: {exc}") from exc
+        self._host = host
+        self._handle = host.get_ruleset(self._name)._handle
+        self._closed = False
+
+    def _check_attribute(self, name: str) -> None:
+        other = self._hashes.setdefault(fnv1a_32(name), name)
+        if other != name:
+            raise MatcherError(f"attribute names `{other}` and `{name}` collide in durable-rules' hash; rename one")
+
+    def match(self, facts: Sequence[Mapping[str, Any]]) -> MatchResult:
+        """Every (rule, fact) pair that fires; a fact durable-rules fails on is reported, not raised."""
+        result = MatchResult()
+        with self._lock:
+            if self._closed:
+                raise MatcherError("this rule set was retired")
+            self._fired.clear()
+            asserted = []
+            try:
+                for fact in facts:
+                    message = {**json_safe(fact), "sid": SESSION_ID}
+                    for path in attribute_paths(message):
+                        self._check_attribute(path)
+                    try:
+                        self._host.assert_fact(self._name, message)
+                        asserted.append(message)
+                    except MessageNotHandledException:
+                        pass  # nothing matched; durable-rules did not store the fact
+                    except Exception as exc:
+                        self.failures += 1
+                        result.failed_fact_ids.append(str(fact.get("id")))
+                        log.error("rule_matching_failed", fact_id=fact.get("id"), error=str(exc))
+                        asserted.append(message)  # it may be stored: retract it to be sure
+                result.matches = list(self._fired)
+            finally:
+                for message in asserted:
+                    self._retract(message)
+        return result
+
+    def _retract(self, message: dict[str, Any]) -> None:
+        try:
+            self._host.retract_fact(self._name, message)
+        except MessageNotHandledException:
+            pass
+        except Exception as exc:
+            log.error("rule_retract_failed", fact_id=message.get("id"), error=str(exc))
+
+    def close(self) -> None:
+        """Free the C ruleset; call once no request uses this matcher any more."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                durable_rules_engine.delete_ruleset(self._handle)

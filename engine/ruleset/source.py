@@ -1,0 +1,94 @@
+"""YAML with locations: plain data plus the line and column of every value.
+
+Validation errors are reported against the text the business user wrote, so the
+loader keeps, for each path into the data, where it stands in the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+# Aliases can make a small file expand without bound; no rule file needs this many values.
+MAX_VALUES = 200_000
+
+
+@dataclass
+class Located:
+    """Parsed YAML data and a map from each path in it to (line, column), 1-based."""
+
+    data: object
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: Path) -> tuple[int, int]:
+        """The position of the deepest prefix of `path` that exists in the file."""
+        for end in range(len(path), -1, -1):
+            found = self.positions.get(path[:end])
+            if found:
+                return found
+        return (1, 1)
+
+    def existing_prefix(self, loc: tuple[object, ...]) -> Path:
+        """The longest prefix of a validator's `loc` that walks through the data.
+
+        Validators insert names of their own (union tags, model names) into a
+        location; those are skipped so what remains is a path in the file.
+        """
+        node = self.data
+        path: list[str | int] = []
+        for part in loc:
+            if isinstance(node, dict) and isinstance(part, str) and part in node:
+                node = node[part]
+                path.append(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+                path.append(part)
+        return tuple(path)
+
+
+class YamlProblem(Exception):
+    def __init__(self, line: int, column: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.line, self.column, self.code, self.message = line, column, code, message
+
+
+def load_located(text: str) -> Located:
+    """Parse one YAML document with positions; raises YamlProblem on bad syntax or duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        located = Located(None)
+        located.data = _build(loader, root, (), located.positions) if root is not None else None
+        return located
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlProblem(line, column, "yaml-syntax", f"{exc.problem or exc.context}") from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(1, 1, "yaml-syntax", str(exc)) from exc
+    finally:
+        loader.dispose()
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, positions: dict[Path, tuple[int, int]]) -> object:
+    positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if len(positions) > MAX_VALUES:
+        raise YamlProblem(1, 1, "too-large", f"the file expands to more than {MAX_VALUES} values")
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if not isinstance(key, str):
+                raise YamlProblem(line, column, "wrong-type", f"a key must be text, not {key!r}")
+            if key in mapping:
+                raise YamlProblem(line, column, "duplicate-key", f"`{key}` is given twice in the same block")
+            positions[(*path, key)] = (line, column)
+            mapping[key] = _build(loader, value_node, (*path, key), positions)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, index), positions) for index, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
