@@ -1,0 +1,28 @@
+# The front door: `make demo` and `make test` set everything up on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo serve test bench protos check-protos
+
+$(VENV)/.installed: pyproject.toml scripts/setup.sh
+	./scripts/setup.sh $(VENV)
+
+setup: $(VENV)/.installed
+
+demo: setup  ## serve the sample rules with sample customers on the embedded store
+	$(VENV)/bin/forestall demo
+
+serve: setup
+	$(VENV)/bin/forestall serve
+
+test: setup  ## the whole test suite
+	$(PY) -m pytest
+
+bench: setup  ## Decide through a real server against a no-op server
+	$(PY) bench/decide.py
+
+protos: setup  ## regenerate engine/api/generated from protos/
+	$(PY) scripts/generate_protos.py
+
+check-protos: setup
+	$(PY) scripts/generate_protos.py --check
