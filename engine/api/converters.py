@@ -158,7 +158,7 @@ def _plain(message: Message, field: str) -> dict[str, Any]:
         if descriptor.message_type is not None and descriptor.message_type.full_name == "google.protobuf.Timestamp":
             if message.HasField(name):
                 out[name] = timestamp_from(value, path)
-        elif descriptor.label == FieldDescriptor.LABEL_REPEATED:
+        elif descriptor.is_repeated:
             if descriptor.enum_type is not None:
                 out[name] = [_enum_name(descriptor, v, f"{path}[{i}]") for i, v in enumerate(value)]
             elif descriptor.message_type is not None:

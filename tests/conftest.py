@@ -1,0 +1,47 @@
+"""Shared fixtures: the repo's rules, a real server on a free loopback port, stubs."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from engine.api.generated import admin_pb2_grpc, decision_pb2_grpc
+from engine.api.server import RunningServer, start_server
+from engine.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+RULES = REPO / "rules"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    """A private copy of the repo's rules folder, free to edit."""
+    return Path(shutil.copytree(RULES, tmp_path / "rules"))
+
+
+@pytest.fixture
+def server(tmp_path: Path, rules_dir: Path) -> Iterator[RunningServer]:
+    running = start_server(Settings(port=0, store=tmp_path / "store.db", rules_dir=rules_dir, workers=4))
+    yield running
+    running.stop(grace=1)
+
+
+@pytest.fixture
+def channel(server: RunningServer) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield channel
+
+
+@pytest.fixture
+def decisions(channel: grpc.Channel) -> decision_pb2_grpc.DecisionServiceStub:
+    return decision_pb2_grpc.DecisionServiceStub(channel)
+
+
+@pytest.fixture
+def admin(channel: grpc.Channel) -> admin_pb2_grpc.AdminServiceStub:
+    return admin_pb2_grpc.AdminServiceStub(channel)
