@@ -154,6 +154,7 @@ def _check_rule(
         spec = field_spec(condition.fact)
         if spec is None:
             error((*path, "fact"), "unknown-fact", f"unknown fact `{condition.fact}`{did_you_mean(condition.fact, FIELDS)}")
+            subjects.setdefault("unknown", render_path(path))
             continue
         values = condition.operand if isinstance(condition.operand, list | tuple) else [condition.operand]
         wants_number = condition.operator in ("greater_than", "at_least", "less_than", "at_most", "between")
@@ -168,6 +169,8 @@ def _check_rule(
         if subject:
             subjects.setdefault(subject, render_path(path))
 
+    if "unknown" in subjects:
+        return None  # its subject is unknown, so its offer's placeholders cannot be checked
     if len(subjects) > 1:
         error(("when",), "mixed-subjects", f"the conditions read {' and '.join(sorted(subjects))}; a rule reads one of them")
     subject = next(iter(subjects), "customer")
@@ -178,12 +181,11 @@ def _check_rule(
         error(("then", "offer"), "unknown-offer", f"offer `{rule.then.offer}` is not in the catalogue{did_you_mean(rule.then.offer, known)}")
     else:
         for name in PLACEHOLDER.findall(offer.template):
-            spec = field_spec(name)
-            if spec is None or subject_of(name) not in (None, subject):
-                error(
-                    ("then", "offer"),
-                    "bad-placeholder",
-                    f"offer `{offer.id}`'s template uses `{{{name}}}`, which a {subject} rule does not have"
-                    f"{did_you_mean(name, FIELDS)}",
-                )
+            if field_spec(name) is None:
+                problem = f"an unknown fact{did_you_mean(name, FIELDS)}"
+            elif subject_of(name) not in (None, subject):
+                problem = f"which a {subject} rule does not have"
+            else:
+                continue
+            error(("then", "offer"), "bad-placeholder", f"offer `{offer.id}`'s template uses `{{{name}}}`, {problem}")
     return subject if len(errors) == before else None

@@ -43,7 +43,7 @@ class MatcherError(ForestallError):
     """durable-rules refused a rule set; the message says which rule where it can tell."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Match:
     rule_id: str
     fact_id: str

@@ -66,7 +66,10 @@ def load_located(text: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlProblem(line, column, "yaml-syntax", f"{exc.problem or exc.context}") from exc
+        message = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark and exc.problem:
+            message += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+        raise YamlProblem(line, column, "yaml-syntax", message) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(1, 1, "yaml-syntax", str(exc)) from exc
     finally:
