@@ -18,7 +18,7 @@ from typing import Any
 from engine.api.server import serve_until_signalled, start_server, wall_clock
 from engine.config import Settings
 from engine.demo import SHOWCASE, population_events, showcase_events
-from engine.errors import RuleSetInvalid
+from engine.errors import ForestallError, RuleSetInvalid
 from engine.logs import configure_logging
 from engine.ruleset.live import validate_folder
 
@@ -116,7 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except (ForestallError, OSError) as exc:
+        print(f"forestall: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
