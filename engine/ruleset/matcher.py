@@ -65,28 +65,12 @@ def fnv1a_32(name: str) -> int:
     return value
 
 
-def json_safe(value: Any) -> Any:
-    """A copy of a fact with every number in the range durable-rules' parser accepts."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items() if not _is_bad_number(v)}
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return value
+def json_safe_number(value: int | float) -> int | float:
+    """A number in the range durable-rules' parser accepts (callers drop non-finite ones)."""
     if isinstance(value, int):
         return max(-int(_LARGEST_NUMBER), min(int(_LARGEST_NUMBER), value))
     value = max(-_LARGEST_NUMBER, min(_LARGEST_NUMBER, round(value, 6)))
     return 0.0 if abs(value) < _SMALLEST_NUMBER else value
-
-
-def _is_bad_number(value: Any) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
-
-
-def attribute_paths(message: Mapping[str, Any], parent: str = "") -> Iterable[str]:
-    for key, value in message.items():
-        path = f"{parent}.{key}" if parent else key
-        yield path
-        if isinstance(value, Mapping):
-            yield from attribute_paths(value, path)
 
 
 class _QuietHost(Host):  # type: ignore[misc]
@@ -116,6 +100,7 @@ class Matcher:
         self._lock = threading.Lock()
         self._fired: list[Match] = []
         self._hashes: dict[int, str] = {}
+        self._checked: set[str] = set()
         self.failures = 0
         self._name = f"forestall_{next(self._names)}"
         for name in (*_RESERVED_ATTRIBUTES, *known_attributes):
@@ -135,6 +120,26 @@ class Matcher:
         other = self._hashes.setdefault(fnv1a_32(name), name)
         if other != name:
             raise MatcherError(f"attribute names `{other}` and `{name}` collide in durable-rules' hash; rename one")
+        self._checked.add(name)
+
+    def _message(self, fact: Mapping[str, Any], parent: str = "") -> dict[str, Any]:
+        """A copy of the fact that the C core parses safely: checked names, no bare exponents."""
+        message: dict[str, Any] = {}
+        for key, value in fact.items():
+            path = f"{parent}.{key}" if parent else key
+            if path not in self._checked:
+                self._check_attribute(path)
+            kind = type(value)  # exact types: this runs for every attribute of every fact
+            if kind is dict:
+                message[key] = self._message(value, path)
+            elif kind is float:
+                if math.isfinite(value):
+                    message[key] = json_safe_number(value)
+            elif kind is int:
+                message[key] = json_safe_number(value)
+            else:
+                message[key] = value
+        return message
 
     def match(self, facts: Sequence[Mapping[str, Any]]) -> MatchResult:
         """Every (rule, fact) pair that fires; a fact durable-rules fails on is reported, not raised."""
@@ -146,9 +151,7 @@ class Matcher:
             asserted = []
             try:
                 for fact in facts:
-                    message = {**json_safe(fact), "sid": SESSION_ID}
-                    for path in attribute_paths(message):
-                        self._check_attribute(path)
+                    message = {**self._message(fact), "sid": SESSION_ID}
                     try:
                         self._host.assert_fact(self._name, message)
                         asserted.append(message)
