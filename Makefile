@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo serve test bench protos check-protos
+.PHONY: setup demo serve test lint bench protos check-protos
 
 $(VENV)/.installed: pyproject.toml scripts/setup.sh
 	./scripts/setup.sh $(VENV)
@@ -17,6 +17,10 @@ serve: setup
 
 test: setup  ## the whole test suite
 	$(PY) -m pytest
+
+lint: setup  ## ruff, as CI runs it
+	$(VENV)/bin/ruff check engine tests bench scripts examples server.py
+	$(VENV)/bin/ruff format --check engine tests bench scripts examples server.py
 
 bench: setup  ## Decide through a real server against a no-op server
 	$(PY) bench/decide.py

@@ -6,6 +6,7 @@ makes the sweep and the benchmark realistic. Same `now` and seed, same events.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -74,12 +75,10 @@ def population_events(now: datetime, customers: int, seed: int = 7) -> Iterator[
     rng = random.Random(seed)
     for n in range(customers):
         customer = f"cust-{n:06d}"
-        count = 0
+        numbers = itertools.count(1)
 
-        def event_id() -> str:
-            nonlocal count
-            count += 1
-            return f"{customer}-{count}"
+        def event_id(customer: str = customer, numbers: Iterator[int] = numbers) -> str:
+            return f"{customer}-{next(numbers)}"
 
         if rng.random() < 0.4:
             product = rng.choice(["boiler-ecotherm-30", "heat-pump-aw8"])

@@ -120,4 +120,3 @@ class Event(BaseModel):
     customer_id: Identifier
     occurred_at: Timestamp
     payload: Payload
-

@@ -1,6 +1,6 @@
 """Ask Forestall for a customer's next-best-actions with the committed stubs.
 
-    python examples/decide.py --target 127.0.0.1:50051 demo-boiler
+python examples/decide.py --target 127.0.0.1:50051 demo-boiler
 """
 
 import argparse

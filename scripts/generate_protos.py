@@ -44,7 +44,9 @@ def generate() -> dict[str, str]:
         generated_dir = Path(tmp) / "forestall" / "v1"
         files = {}
         for path in sorted(generated_dir.iterdir()):
-            text = re.sub(r"^from forestall\.v1 import ", f"from {OUTPUT_PACKAGE} import ", path.read_text(), flags=re.M)
+            text = re.sub(
+                r"^from forestall\.v1 import ", f"from {OUTPUT_PACKAGE} import ", path.read_text(), flags=re.M
+            )
             files[path.name] = HEADER + text
     files["__init__.py"] = HEADER
     return files

@@ -23,7 +23,9 @@ def days_ago(days: float, as_of: datetime = AS_OF) -> datetime:
     return as_of - timedelta(days=days)
 
 
-def purchase(customer: str, at: datetime, *products: str, quantity: float = 1, event_id: str = "") -> decision_pb2.Event:
+def purchase(
+    customer: str, at: datetime, *products: str, quantity: float = 1, event_id: str = ""
+) -> decision_pb2.Event:
     return decision_pb2.Event(
         event_id=event_id or f"evt-{next(_ids)}",
         customer_id=customer,
@@ -43,7 +45,9 @@ def service_visit(customer: str, at: datetime, product: str) -> decision_pb2.Eve
     )
 
 
-def decide(customer: str, as_of: datetime = AS_OF, channel: int = common_pb2.EMAIL, **fields: object) -> decision_pb2.DecideRequest:
+def decide(
+    customer: str, as_of: datetime = AS_OF, channel: int = common_pb2.EMAIL, **fields: object
+) -> decision_pb2.DecideRequest:
     return decision_pb2.DecideRequest(
         customer_id=customer,
         touchpoint=decision_pb2.Touchpoint(channel=channel, name="test"),

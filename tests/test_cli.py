@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
@@ -55,7 +54,12 @@ def _free_port() -> int:
 @pytest.mark.e2e
 def test_serve_logs_json_and_stops_gracefully_on_sigterm(tmp_path):
     port = _free_port()
-    env = {**os.environ, "FORESTALL_PORT": str(port), "FORESTALL_STORE": str(tmp_path / "s.db"), "FORESTALL_RULES_DIR": str(RULES)}
+    env = {
+        **os.environ,
+        "FORESTALL_PORT": str(port),
+        "FORESTALL_STORE": str(tmp_path / "s.db"),
+        "FORESTALL_RULES_DIR": str(RULES),
+    }
     process = subprocess.Popen([sys.executable, "server.py"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -83,7 +87,12 @@ def test_a_broken_rules_folder_stops_serve_with_the_errors(tmp_path, rules_dir):
     env = {**os.environ, "FORESTALL_PORT": "0", "FORESTALL_STORE": str(tmp_path / "s.db")}
 
     result = subprocess.run(
-        [*FORESTALL, "serve", "--rules-dir", str(rules_dir)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [*FORESTALL, "serve", "--rules-dir", str(rules_dir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 1

@@ -38,7 +38,9 @@ _EVENT_STATUS = {
 
 def timestamp_from(value: Timestamp, field: str) -> datetime:
     try:
-        moment: datetime | None = datetime.fromtimestamp(value.seconds, UTC) + timedelta(microseconds=value.nanos // 1000)
+        moment: datetime | None = datetime.fromtimestamp(value.seconds, UTC) + timedelta(
+            microseconds=value.nanos // 1000
+        )
     except (OverflowError, OSError, ValueError):
         moment = None
     if moment is None or not EARLIEST <= moment < LATEST or not 0 <= value.nanos < 1_000_000_000:
@@ -216,7 +218,9 @@ def event_status(event_id: str, outcome: IngestCode | InvalidArgument) -> decisi
 
 
 def outcome_report(request: decision_pb2.RecordOutcomeRequest, now: datetime) -> OutcomeReport:
-    name = _enum_name(decision_pb2.RecordOutcomeRequest.DESCRIPTOR.fields_by_name["outcome"], request.outcome, "outcome")
+    name = _enum_name(
+        decision_pb2.RecordOutcomeRequest.DESCRIPTOR.fields_by_name["outcome"], request.outcome, "outcome"
+    )
     if name is None:
         raise InvalidArgument("outcome", "is required")
     if request.amount < 0:

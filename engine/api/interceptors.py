@@ -53,7 +53,7 @@ def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str) -
         structlog.contextvars.bind_contextvars(method=method)
         try:
             return behaviour(request, context)
-        except Exception as error:  # noqa: BLE001 - this is the one place that maps them
+        except Exception as error:
             _abort(error, context)
         finally:
             structlog.contextvars.clear_contextvars()
@@ -66,7 +66,7 @@ def _stream(behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]], met
         structlog.contextvars.bind_contextvars(method=method)
         try:
             yield from behaviour(request, context)
-        except Exception as error:  # noqa: BLE001 - this is the one place that maps them
+        except Exception as error:
             _abort(error, context)
         finally:
             structlog.contextvars.clear_contextvars()

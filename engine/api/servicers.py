@@ -38,7 +38,7 @@ class DecisionServicer(decision_pb2_grpc.DecisionServiceServicer):
         return decision_pb2.IngestEventsResponse(
             statuses=[
                 converters.event_status(message.event_id, p if isinstance(p, InvalidArgument) else next(codes))
-                for message, p in zip(request.events, parsed)
+                for message, p in zip(request.events, parsed, strict=True)
             ]
         )
 
@@ -74,7 +74,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             return admin_pb2.ValidateRulesResponse(
                 valid=False, errors=[converters.rule_error_message(e) for e in exc.errors]
             )
-        return admin_pb2.ValidateRulesResponse(valid=True, ruleset_version=ruleset.version, rule_count=len(ruleset.rules))
+        return admin_pb2.ValidateRulesResponse(
+            valid=True, ruleset_version=ruleset.version, rule_count=len(ruleset.rules)
+        )
 
     def ReloadRules(
         self, request: admin_pb2.ReloadRulesRequest, context: grpc.ServicerContext
@@ -87,7 +89,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             errors=[converters.rule_error_message(e) for e in result.errors],
         )
 
-    def GetStatus(self, request: admin_pb2.GetStatusRequest, context: grpc.ServicerContext) -> admin_pb2.GetStatusResponse:
+    def GetStatus(
+        self, request: admin_pb2.GetStatusRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetStatusResponse:
         rules = self._engine.rules
         current = rules.current
         return admin_pb2.GetStatusResponse(

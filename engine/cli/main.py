@@ -75,7 +75,15 @@ def _rules_validate(args: argparse.Namespace) -> int:
     for folder in args.paths:
         try:
             ruleset = validate_folder(folder)
-            results.append({"path": str(folder), "valid": True, "version": ruleset.version, "rules": len(ruleset.rules), "errors": []})
+            results.append(
+                {
+                    "path": str(folder),
+                    "valid": True,
+                    "version": ruleset.version,
+                    "rules": len(ruleset.rules),
+                    "errors": [],
+                }
+            )
         except RuleSetInvalid as exc:
             errors = [e.__dict__ for e in exc.errors]
             results.append({"path": str(folder), "valid": False, "errors": errors})
@@ -90,7 +98,9 @@ def _rules_validate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="forestall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="forestall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gRPC decision service")
@@ -101,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(demo)
     demo.set_defaults(run=_demo)
 
-    rules = commands.add_parser("rules", help="work with rule folders").add_subparsers(dest="rules_command", required=True)
+    rules = commands.add_parser("rules", help="work with rule folders").add_subparsers(
+        dest="rules_command", required=True
+    )
     validate = rules.add_parser(
         "validate",
         help="check rule folders; exit 0 valid, 1 errors",

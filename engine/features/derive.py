@@ -6,6 +6,7 @@ so a replay on a virtual clock sees exactly what the customer had then.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -168,7 +169,7 @@ def _days_per_unit(purchases: list[_Bought], product: Product) -> tuple[float | 
     """The customer's own cadence when they bought at least twice, else the catalogue's."""
     gaps = [
         _days(earlier.event.occurred_at, later.event.occurred_at) / earlier.quantity
-        for earlier, later in zip(purchases, purchases[1:])
+        for earlier, later in itertools.pairwise(purchases)
         if later.event.occurred_at > earlier.event.occurred_at
     ]
     if gaps:
@@ -191,7 +192,5 @@ def _follow_ons(bought: list[_Bought], catalogue: Catalogue, as_of: datetime) ->
             "days_since_after": days_since,
             "typical_after_days": follow_on.typical_after_days,
             "days_until_typical": round(follow_on.typical_after_days - days_since, 2),
-            "then_purchases": sum(
-                1 for b in bought if b.category == follow_on.then and b.event.occurred_at >= since
-            ),
+            "then_purchases": sum(1 for b in bought if b.category == follow_on.then and b.event.occurred_at >= since),
         }

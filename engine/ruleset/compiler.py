@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.ruleset.schema import AllOf, AnyOf, Condition, Node, NotOf, Rule
+from engine.ruleset.schema import AllOf, Condition, Node, NotOf, Rule
 
 Definition = dict[str, Any]
 

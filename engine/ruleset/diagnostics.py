@@ -65,14 +65,20 @@ def validation_errors(
             if isinstance(node, dict) and "fact" in node:
                 code, message = "unknown-operator", f"unknown operator `{key}`{did_you_mean(key, OPERATORS)}"
             else:
-                code, message = "unknown-field", f"unknown field `{key}` in {render_path(parent)}{did_you_mean(key, known_keys)}"
+                code, message = (
+                    "unknown-field",
+                    f"unknown field `{key}` in {render_path(parent)}{did_you_mean(key, known_keys)}",
+                )
         elif kind == "missing":
             code, message = "missing-field", f"{where}: `{loc[-1]}` is required"
         elif kind in ("enum", "literal_error"):
             expected = error.get("ctx", {}).get("expected", "")
             given = str(error.get("input"))
             choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",") if c.strip(" '")]
-            code, message = "invalid-value", f"{where}: `{given}` is not one of {expected}{did_you_mean(given, choices)}"
+            code, message = (
+                "invalid-value",
+                f"{where}: `{given}` is not one of {expected}{did_you_mean(given, choices)}",
+            )
         elif kind.endswith("_type") or kind in ("condition", "model_type", "union_tag_not_found"):
             code, message = "wrong-type", f"{where}: {error['msg']}"
         else:

@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 
 from engine.errors import RuleError, RuleSetInvalid
-from engine.features.fields import FIELDS, SUBJECTS, SHARED_PREFIXES
+from engine.features.fields import FIELDS, SHARED_PREFIXES, SUBJECTS
 from engine.ruleset.loader import RuleSet, load_rule_set
 from engine.ruleset.matcher import Matcher, MatcherError
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
-from collections.abc import Iterator
 
 from pydantic import BaseModel, ValidationError
 
@@ -76,7 +76,13 @@ def load_rule_set(folder: Path) -> RuleSet:
             where = f"{path}:{line}"
             if rule.id in first_seen:
                 errors.append(
-                    RuleError(str(path), line, column, "duplicate-id", f"rule `{rule.id}` is defined at {first_seen[rule.id]} too")
+                    RuleError(
+                        str(path),
+                        line,
+                        column,
+                        "duplicate-id",
+                        f"rule `{rule.id}` is defined at {first_seen[rule.id]} too",
+                    )
                 )
                 continue
             first_seen[rule.id] = where
@@ -153,18 +159,34 @@ def _check_rule(
     for condition, path in conditions_with_paths(rule.when):
         spec = field_spec(condition.fact)
         if spec is None:
-            error((*path, "fact"), "unknown-fact", f"unknown fact `{condition.fact}`{did_you_mean(condition.fact, FIELDS)}")
+            error(
+                (*path, "fact"),
+                "unknown-fact",
+                f"unknown fact `{condition.fact}`{did_you_mean(condition.fact, FIELDS)}",
+            )
             subjects.setdefault("unknown", render_path(path))
             continue
         values = condition.operand if isinstance(condition.operand, list | tuple) else [condition.operand]
         wants_number = condition.operator in ("greater_than", "at_least", "less_than", "at_most", "between")
         if condition.operator != "exists":
             if wants_number and spec.type != "number":
-                error((*path, condition.operator), "wrong-type", f"`{spec.name}` is text; `{condition.operator}` compares numbers")
+                error(
+                    (*path, condition.operator),
+                    "wrong-type",
+                    f"`{spec.name}` is text; `{condition.operator}` compares numbers",
+                )
             elif any(isinstance(v, str) != (spec.type == "text") for v in values):
-                error((*path, condition.operator), "wrong-type", f"`{spec.name}` is a {spec.type}; compare it with a {spec.type}")
+                error(
+                    (*path, condition.operator),
+                    "wrong-type",
+                    f"`{spec.name}` is a {spec.type}; compare it with a {spec.type}",
+                )
         if condition.operator == "between" and condition.operand[0] > condition.operand[1]:
-            error((*path, "between"), "empty-range", f"between {condition.operand[0]} and {condition.operand[1]} matches nothing")
+            error(
+                (*path, "between"),
+                "empty-range",
+                f"between {condition.operand[0]} and {condition.operand[1]} matches nothing",
+            )
         subject = subject_of(spec.name)
         if subject:
             subjects.setdefault(subject, render_path(path))
@@ -172,13 +194,21 @@ def _check_rule(
     if "unknown" in subjects:
         return None  # its subject is unknown, so its offer's placeholders cannot be checked
     if len(subjects) > 1:
-        error(("when",), "mixed-subjects", f"the conditions read {' and '.join(sorted(subjects))}; a rule reads one of them")
+        error(
+            ("when",),
+            "mixed-subjects",
+            f"the conditions read {' and '.join(sorted(subjects))}; a rule reads one of them",
+        )
     subject = next(iter(subjects), "customer")
 
     offer = catalogue.offer(rule.then.offer)
     if offer is None:
         known = [o.id for o in catalogue.offers]
-        error(("then", "offer"), "unknown-offer", f"offer `{rule.then.offer}` is not in the catalogue{did_you_mean(rule.then.offer, known)}")
+        error(
+            ("then", "offer"),
+            "unknown-offer",
+            f"offer `{rule.then.offer}` is not in the catalogue{did_you_mean(rule.then.offer, known)}",
+        )
     else:
         for name in PLACEHOLDER.findall(offer.template):
             if field_spec(name) is None:

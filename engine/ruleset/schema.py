@@ -26,7 +26,18 @@ Scalar = StrictStr | StrictInt | StrictFloat
 Number = StrictInt | StrictFloat
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")]
 
-OPERATORS = ("equals", "not_equals", "greater_than", "at_least", "less_than", "at_most", "between", "in", "not_in", "exists")
+OPERATORS = (
+    "equals",
+    "not_equals",
+    "greater_than",
+    "at_least",
+    "less_than",
+    "at_most",
+    "between",
+    "in",
+    "not_in",
+    "exists",
+)
 
 
 class _Strict(BaseModel):

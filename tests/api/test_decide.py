@@ -52,9 +52,7 @@ def test_a_service_visit_resets_the_maintenance_clock(decisions):
 
 
 def test_ink_bought_on_a_55_day_cadence_is_due_for_replenishment(decisions):
-    decisions.IngestEvents(
-        ingest(*(purchase("dana", days_ago(days), "ink-305-black") for days in (220, 165, 110, 52)))
-    )
+    decisions.IngestEvents(ingest(*(purchase("dana", days_ago(days), "ink-305-black") for days in (220, 165, 110, 52))))
 
     action = _actions_by_rule(decisions.Decide(decide("dana")))["ink-running-out"]
 
@@ -64,9 +62,7 @@ def test_ink_bought_on_a_55_day_cadence_is_due_for_replenishment(decisions):
 
 
 def test_ink_bought_recently_is_not_due(decisions):
-    decisions.IngestEvents(
-        ingest(*(purchase("erin", days_ago(days), "ink-305-black") for days in (165, 110, 55, 5)))
-    )
+    decisions.IngestEvents(ingest(*(purchase("erin", days_ago(days), "ink-305-black") for days in (165, 110, 55, 5))))
 
     assert "ink-running-out" not in _actions_by_rule(decisions.Decide(decide("erin")))
 

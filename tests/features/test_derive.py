@@ -16,7 +16,9 @@ _n = iter(range(10**6))
 
 
 def _event(days_ago: float, payload, customer: str = "c") -> Event:
-    return Event(event_id=f"e{next(_n)}", customer_id=customer, occurred_at=AS_OF - timedelta(days=days_ago), payload=payload)
+    return Event(
+        event_id=f"e{next(_n)}", customer_id=customer, occurred_at=AS_OF - timedelta(days=days_ago), payload=payload
+    )
 
 
 def _bought(days_ago: float, product: str, quantity: float = 1, price: float = 10) -> Event:
@@ -24,7 +26,10 @@ def _bought(days_ago: float, product: str, quantity: float = 1, price: float = 1
 
 
 def _facts(*events: Event, as_of: datetime = AS_OF) -> dict[str, dict]:
-    return {f["subject"] + ":" + str(i): f for i, f in enumerate(derive_facts(events, CATALOGUE, as_of, Touch("pos", "till-3"), {"store": "s1"}))}
+    return {
+        f["subject"] + ":" + str(i): f
+        for i, f in enumerate(derive_facts(events, CATALOGUE, as_of, Touch("pos", "till-3"), {"store": "s1"}))
+    }
 
 
 def _of(facts: dict[str, dict], subject: str) -> list[dict]:
@@ -68,7 +73,12 @@ def test_a_consumable_bought_once_uses_the_catalogue_period_times_quantity():
 
 
 def test_a_consumable_bought_repeatedly_uses_the_customers_median_cadence_per_unit():
-    history = [_bought(200, "coffee-beans-1kg", quantity=2), _bought(160, "coffee-beans-1kg"), _bought(140, "coffee-beans-1kg"), _bought(100, "coffee-beans-1kg")]
+    history = [
+        _bought(200, "coffee-beans-1kg", quantity=2),
+        _bought(160, "coffee-beans-1kg"),
+        _bought(140, "coffee-beans-1kg"),
+        _bought(100, "coffee-beans-1kg"),
+    ]
 
     [coffee] = _of(_facts(*history), "consumable")
 
@@ -93,7 +103,12 @@ def test_events_after_as_of_are_ignored():
 
 
 def test_out_of_order_events_give_the_same_facts():
-    events = [_bought(200, "coffee-beans-1kg"), _bought(170, "coffee-beans-1kg"), _bought(100, "coffee-beans-1kg"), _bought(400, "boiler-ecotherm-30")]
+    events = [
+        _bought(200, "coffee-beans-1kg"),
+        _bought(170, "coffee-beans-1kg"),
+        _bought(100, "coffee-beans-1kg"),
+        _bought(400, "boiler-ecotherm-30"),
+    ]
 
     assert _facts(*events) == _facts(*reversed(events))
 

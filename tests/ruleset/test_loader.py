@@ -87,7 +87,10 @@ def test_a_missing_catalogue_is_reported(tmp_path):
 def test_a_yaml_bomb_is_refused_not_expanded(tmp_path):
     folder = Path(shutil.copytree(RULES, tmp_path / "rules"))
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 9)]
+    lines += [
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+        for i in range(1, 9)
+    ]
     (folder / "bomb.yaml").write_text("\n".join(lines) + "\n")
 
     with pytest.raises(RuleSetInvalid) as raised:

@@ -49,7 +49,9 @@ def test_a_fact_fires_every_rule_it_matches():
 def test_each_fact_is_matched_on_its_own():
     matcher = _matcher(DUE, BOILER)
 
-    result = matcher.match([_asset("a1", days_until_service=10, category="tv"), _asset("a2", days_until_service=99, category="boiler")])
+    result = matcher.match(
+        [_asset("a1", days_until_service=10, category="tv"), _asset("a2", days_until_service=99, category="boiler")]
+    )
 
     assert sorted(result.matches) == [Match("boiler", "a2"), Match("due", "a1")]
 
@@ -91,7 +93,9 @@ def test_numbers_durable_rules_cannot_parse_are_made_safe(value, due):
     assert Match("due", "a2") in result.matches
 
 
-@pytest.mark.parametrize(("value", "safe"), [(1.5, 1.5), (3, 3), (1e-7, 0.0), (-2.5e-5, 0.0), (1e20, 1e15), (10**30, 10**15)])
+@pytest.mark.parametrize(
+    ("value", "safe"), [(1.5, 1.5), (3, 3), (1e-7, 0.0), (-2.5e-5, 0.0), (1e20, 1e15), (10**30, 10**15)]
+)
 def test_numbers_are_written_without_a_bare_exponent(value, safe):
     assert json_safe_number(value) == safe
     assert "e" not in json.dumps(json_safe_number(value))
@@ -123,8 +127,21 @@ def test_a_retired_matcher_refuses_to_match():
     [
         ({"not": {"fact": "asset.category", "in": ["boiler", "tv"]}}, {"fridge"}),
         ({"not": {"fact": "asset.days_until_service", "between": [0, 30]}}, {"tv", "fridge"}),
-        ({"any": [{"fact": "asset.category", "equals": "tv"}, {"fact": "asset.days_until_service", "less_than": 0}]}, {"tv", "fridge"}),
-        ({"not": {"all": [{"fact": "asset.category", "not_equals": "tv"}, {"fact": "asset.days_until_service", "at_least": 0}]}}, {"tv", "fridge"}),
+        (
+            {"any": [{"fact": "asset.category", "equals": "tv"}, {"fact": "asset.days_until_service", "less_than": 0}]},
+            {"tv", "fridge"},
+        ),
+        (
+            {
+                "not": {
+                    "all": [
+                        {"fact": "asset.category", "not_equals": "tv"},
+                        {"fact": "asset.days_until_service", "at_least": 0},
+                    ]
+                }
+            },
+            {"tv", "fridge"},
+        ),
         ({"fact": "asset.category", "not_in": ["boiler"]}, {"tv", "fridge"}),
         ({"fact": "asset.name", "exists": True}, {"boiler"}),
         ({"fact": "asset.name", "exists": False}, {"tv", "fridge"}),

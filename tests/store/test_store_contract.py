@@ -58,7 +58,12 @@ def test_events_load_in_time_order_whatever_the_arrival_order(store):
 
 
 def test_events_round_trip_exactly(store):
-    event = Event(event_id="r1", customer_id="c1", occurred_at=T0 + timedelta(microseconds=7), payload=Review(rating=4, text="ok ✓"))
+    event = Event(
+        event_id="r1",
+        customer_id="c1",
+        occurred_at=T0 + timedelta(microseconds=7),
+        payload=Review(rating=4, text="ok ✓"),
+    )
     store.ingest([event])
 
     assert store.load_customer("c1").events == (event,)
