@@ -6,9 +6,10 @@ so a business user changes them without touching a rule or any code.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
@@ -53,15 +54,16 @@ class Catalogue(_Entry):
     follow_ons: list[FollowOn] = []
     offers: list[Offer] = []
 
-    _products_by_id: dict[str, Product] = PrivateAttr(default_factory=dict)
-    _offers_by_id: dict[str, Offer] = PrivateAttr(default_factory=dict)
-
     def product(self, product_id: str) -> Product | None:
         return self._products_by_id.get(product_id)
 
     def offer(self, offer_id: str) -> Offer | None:
         return self._offers_by_id.get(offer_id)
 
-    def model_post_init(self, __context: object) -> None:
-        self._products_by_id = {p.id: p for p in self.products}
-        self._offers_by_id = {o.id: o for o in self.offers}
+    @cached_property
+    def _products_by_id(self) -> dict[str, Product]:
+        return {p.id: p for p in self.products}
+
+    @cached_property
+    def _offers_by_id(self) -> dict[str, Offer]:
+        return {o.id: o for o in self.offers}

@@ -6,7 +6,8 @@ log and return. Time comes in with each request; ids come from `new_id`.
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,8 +38,13 @@ class OutcomeReport:
     amount: float = 0.0
 
 
+_ID_PREFIX = secrets.token_hex(8)
+_ID_SEQUENCE = itertools.count()
+
+
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    """Unique across processes (a random prefix per process) without a system call per id."""
+    return f"{_ID_PREFIX}{next(_ID_SEQUENCE):016x}"
 
 
 class DecisionEngine:
@@ -58,6 +64,7 @@ class DecisionEngine:
                 request.as_of,
                 Touch(request.channel.value if request.channel else None, request.touchpoint),
                 request.context,
+                loaded.ruleset.subjects,
             )
             result = loaded.matcher.match(facts)
             actions = propose(loaded.ruleset, {str(f["id"]): f for f in facts}, result.matches, request)

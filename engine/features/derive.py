@@ -9,12 +9,13 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from engine.catalogue import Catalogue, Product
 from engine.events import Complaint, Event, ProfileUpdate, Purchase, ServiceVisit
+from engine.features.fields import SUBJECTS
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -49,8 +50,10 @@ def derive_facts(
     as_of: datetime,
     touch: Touch,
     context: Mapping[str, str],
+    subjects: Collection[str] = SUBJECTS,
 ) -> list[Fact]:
-    """One fact per subject: the customer, each asset, each consumable, each follow-on."""
+    """One fact per subject (the customer, each asset, each consumable, each follow-on),
+    for the `subjects` asked for: there is no use deriving what no rule reads."""
     history = sorted((e for e in events if e.occurred_at <= as_of), key=lambda e: (e.occurred_at, e.event_id))
     bought = list(_purchased_lines(history, catalogue))
     shared = {
@@ -58,20 +61,23 @@ def derive_facts(
         "touchpoint": {"channel": touch.channel or "outbound", "name": touch.name},
         "context": dict(context),
     }
-    subjects: list[tuple[str, str, dict[str, object]]] = [("customer", "customer", {})]
-    subjects += [("asset", f"asset:{fields['id']}", fields) for fields in _assets(bought, history, as_of)]
-    subjects += [("consumable", f"consumable:{f['product_id']}", f) for f in _consumables(bought, as_of)]
-    subjects += [
-        ("follow_on", f"follow_on:{f['after_category']}>{f['then_category']}", f)
-        for f in _follow_ons(bought, catalogue, as_of)
-    ]
     facts: list[Fact] = []
-    for subject, fact_id, fields in subjects:
-        fact: Fact = {"id": fact_id, "subject": subject, **shared}
-        if subject != "customer":
-            fact[subject] = fields
-        facts.append(fact)
+    if "customer" in subjects:
+        facts.append({"id": "customer", "subject": "customer", **shared})
+    if "asset" in subjects:
+        facts += [_fact("asset", f"asset:{f['id']}", f, shared) for f in _assets(bought, history, as_of)]
+    if "consumable" in subjects:
+        facts += [_fact("consumable", f"consumable:{f['product_id']}", f, shared) for f in _consumables(bought, as_of)]
+    if "follow_on" in subjects:
+        facts += [
+            _fact("follow_on", f"follow_on:{f['after_category']}>{f['then_category']}", f, shared)
+            for f in _follow_ons(bought, catalogue, as_of)
+        ]
     return facts
+
+
+def _fact(subject: str, fact_id: str, fields: dict[str, object], shared: dict[str, object]) -> Fact:
+    return {"id": fact_id, "subject": subject, **shared, subject: fields}
 
 
 def _purchased_lines(history: list[Event], catalogue: Catalogue) -> Iterable[_Bought]:

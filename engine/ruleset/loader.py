@@ -39,9 +39,12 @@ class RuleSet:
     catalogue: Catalogue
 
     by_id: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
+    # The subjects some rule reads: facts about any other subject need not be derived.
+    subjects: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {r.rule.id: r for r in self.rules})
+        object.__setattr__(self, "subjects", frozenset(r.subject for r in self.rules))
 
 
 def load_rule_set(folder: Path) -> RuleSet:

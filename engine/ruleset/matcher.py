@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from typing import Any
 
 import durable_rules_engine  # type: ignore[import-untyped]
 import structlog
-from durable.engine import Host, MessageNotHandledException  # type: ignore[import-untyped]
+from durable.engine import Host  # type: ignore[import-untyped]
 
 from engine.errors import ForestallError
 
@@ -37,6 +38,8 @@ MAX_RULES = 4_000
 _LARGEST_NUMBER = 1e15  # json.dumps writes floats from 1e16 up with an exponent
 _SMALLEST_NUMBER = 1e-4  # and those under 1e-4 too
 _RESERVED_ATTRIBUTES = ("sid", "id", "$s", "subject")
+# The result codes of durable_rules_engine.assert_fact / retract_fact (see durable/engine.py).
+_NOT_HANDLED, _OBSERVED, _STORED_NO_STATE = 1, 2, 3
 
 
 class MatcherError(ForestallError):
@@ -100,7 +103,7 @@ class Matcher:
         self._lock = threading.Lock()
         self._fired: list[Match] = []
         self._hashes: dict[int, str] = {}
-        self._checked: set[str] = set()
+        self._checked: dict[str, set[str]] = {}
         self.failures = 0
         self._name = f"forestall_{next(self._names)}"
         for name in (*_RESERVED_ATTRIBUTES, *known_attributes):
@@ -113,29 +116,36 @@ class Matcher:
         except Exception as exc:
             raise MatcherError(f"durable-rules refused the rule set: {exc}") from exc
         self._host = host
-        self._handle = host.get_ruleset(self._name)._handle
+        self._ruleset = host.get_ruleset(self._name)
+        self._handle = self._ruleset._handle
         self._closed = False
 
     def _check_attribute(self, name: str) -> None:
         other = self._hashes.setdefault(fnv1a_32(name), name)
         if other != name:
             raise MatcherError(f"attribute names `{other}` and `{name}` collide in durable-rules' hash; rename one")
-        self._checked.add(name)
 
     def _message(self, fact: Mapping[str, Any], parent: str = "") -> dict[str, Any]:
-        """A copy of the fact that the C core parses safely: checked names, no bare exponents."""
+        """A copy of the fact that the C core parses safely: checked names, no bare exponents.
+
+        This runs for every attribute of every fact, so it tests exact types and
+        remembers the names it has checked, per parent.
+        """
+        checked = self._checked.setdefault(parent, set())
         message: dict[str, Any] = {}
         for key, value in fact.items():
-            path = f"{parent}.{key}" if parent else key
-            if path not in self._checked:
-                self._check_attribute(path)
-            kind = type(value)  # exact types: this runs for every attribute of every fact
+            if key not in checked:
+                self._check_attribute(f"{parent}.{key}" if parent else key)
+                checked.add(key)
+            kind = type(value)
             if kind is dict:
-                message[key] = self._message(value, path)
+                message[key] = self._message(value, f"{parent}.{key}" if parent else key)
             elif kind is float:
-                if math.isfinite(value):
+                if _SMALLEST_NUMBER <= abs(value) < _LARGEST_NUMBER or value == 0:
+                    message[key] = value
+                elif math.isfinite(value):
                     message[key] = json_safe_number(value)
-            elif kind is int:
+            elif kind is int and not -_LARGEST_NUMBER < value < _LARGEST_NUMBER:
                 message[key] = json_safe_number(value)
             else:
                 message[key] = value
@@ -148,33 +158,46 @@ class Matcher:
             if self._closed:
                 raise MatcherError("this rule set was retired")
             self._fired.clear()
-            asserted = []
+            stored = []
             try:
                 for fact in facts:
-                    message = {**self._message(fact), "sid": SESSION_ID}
+                    text = json.dumps({**self._message(fact), "sid": SESSION_ID}, ensure_ascii=False)
                     try:
-                        self._host.assert_fact(self._name, message)
-                        asserted.append(message)
-                    except MessageNotHandledException:
-                        pass  # nothing matched; durable-rules did not store the fact
+                        if self._apply(durable_rules_engine.assert_fact, text):
+                            stored.append(text)
                     except Exception as exc:
                         self.failures += 1
                         result.failed_fact_ids.append(str(fact.get("id")))
                         log.error("rule_matching_failed", fact_id=fact.get("id"), error=str(exc))
-                        asserted.append(message)  # it may be stored: retract it to be sure
+                        stored.append(text)  # it may be stored: retract it to be sure
                 result.matches = list(self._fired)
             finally:
-                for message in asserted:
-                    self._retract(message)
+                for text in stored:
+                    self._retract(text)
         return result
 
-    def _retract(self, message: dict[str, Any]) -> None:
+    def _apply(self, operation: Any, text: str) -> bool:
+        """Assert or retract one message and run the actions it fires, as `Host` does,
+        without its exceptions for the normal no-match (they serialise the message again).
+        Returns whether durable-rules took the message (False: it matched nothing)."""
+        code, state = operation(self._handle, text)
+        if code == _NOT_HANDLED:
+            return False
+        if code == _OBSERVED:
+            raise MatcherError("the same fact was asserted twice")
+        failure: list[BaseException] = []
+        self._ruleset.do_actions(
+            0 if code == _STORED_NO_STATE else state, lambda error, _: failure.extend([error] if error else [])
+        )
+        if failure:
+            raise failure[0]
+        return True
+
+    def _retract(self, text: str) -> None:
         try:
-            self._host.retract_fact(self._name, message)
-        except MessageNotHandledException:
-            pass
+            self._apply(durable_rules_engine.retract_fact, text)
         except Exception as exc:
-            log.error("rule_retract_failed", fact_id=message.get("id"), error=str(exc))
+            log.error("rule_retract_failed", error=str(exc))
 
     def close(self) -> None:
         """Free the C ruleset; call once no request uses this matcher any more."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,9 +17,18 @@ from engine.vocabulary import Outcome
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request, tmp_path: Path) -> Iterator[Store]:
-    opened = SqliteStore(tmp_path / "contract.db")
+STORES: dict[str, Callable[[Path], Store]] = {"sqlite": lambda folder: SqliteStore(folder / "contract.db")}
+
+
+@pytest.fixture(params=sorted(STORES))
+def reopen(request, tmp_path: Path) -> Callable[[], Store]:
+    """Opens the store under test on the same data each time it is called."""
+    return lambda: STORES[request.param](tmp_path)
+
+
+@pytest.fixture
+def store(reopen: Callable[[], Store]) -> Iterator[Store]:
+    opened = reopen()
     yield opened
     opened.close()
 
@@ -117,3 +126,34 @@ def test_concurrent_writers_lose_nothing(store):
         thread.join()
 
     assert sum(len(store.load_customer(f"c{w}").events) for w in range(4)) == 200
+
+
+def test_a_decision_is_readable_as_soon_as_it_is_saved(store):
+    for n in range(200):
+        store.save_decision(_decision(f"d{n}"))
+        assert store.find_decision(f"d{n}") == _decision(f"d{n}")
+
+
+def test_an_outcome_can_follow_its_decision_at_once(store):
+    store.save_decision(_decision("fresh"))
+    outcome = StoredOutcome("fresh", "a1", Outcome.OPENED, T0)
+
+    store.record_outcome(outcome)
+
+    assert store.outcomes("fresh") == [outcome]
+
+
+def test_what_was_written_survives_reopening(reopen):
+    first = reopen()
+    first.ingest([_purchase("e1")])
+    first.save_decision(_decision())
+    first.record_outcome(StoredOutcome("d1", "a1", Outcome.ACCEPTED, T0))
+    first.close()
+
+    again = reopen()
+    try:
+        assert [e.event_id for e in again.load_customer("c1").events] == ["e1"]
+        assert again.find_decision("d1") == _decision()
+        assert [o.outcome for o in again.outcomes("d1")] == [Outcome.ACCEPTED]
+    finally:
+        again.close()
