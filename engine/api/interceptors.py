@@ -26,13 +26,25 @@ def _abort(error: BaseException, context: grpc.ServicerContext) -> None:
 class ErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Maps ForestallError to its status; anything else is INTERNAL, logged with its traceback, never leaked."""
 
+    def __init__(self) -> None:
+        # gRPC asks for every call; the wrapped handler of a method never changes.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
     def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler], details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        method = details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            wrapped = self._wrap(continuation(details), method)
+            if wrapped is not None:  # unknown methods are not kept: callers choose their names
+                self._wrapped[method] = wrapped
+        return wrapped
+
+    @staticmethod
+    def _wrap(handler: grpc.RpcMethodHandler | None, method: str) -> grpc.RpcMethodHandler | None:
         if handler is None:
             return None
-        method = details.method
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _unary(handler.unary_unary, method),
