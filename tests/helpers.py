@@ -58,3 +58,21 @@ def decide(
 
 def ingest(*events: decision_pb2.Event) -> decision_pb2.IngestEventsRequest:
     return decision_pb2.IngestEventsRequest(events=list(events))
+
+
+def review(customer: str, at: datetime, rating: int, text: str = "", product: str = "") -> decision_pb2.Event:
+    return decision_pb2.Event(
+        event_id=f"evt-{next(_ids)}",
+        customer_id=customer,
+        occurred_at=ts(at),
+        review=decision_pb2.Review(product_id=product, rating=rating, text=text),
+    )
+
+
+def order_status(customer: str, at: datetime, order_id: str, state: int) -> decision_pb2.Event:
+    return decision_pb2.Event(
+        event_id=f"evt-{next(_ids)}",
+        customer_id=customer,
+        occurred_at=ts(at),
+        order_status=decision_pb2.OrderStatus(order_id=order_id, state=state),
+    )

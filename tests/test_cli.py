@@ -28,7 +28,7 @@ def test_validate_exits_0_on_the_sample_rules():
     result = _run("rules", "validate", str(RULES))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 rules, valid" in result.stdout
+    assert "11 rules, valid" in result.stdout
 
 
 def test_validate_exits_1_and_lists_every_error(tmp_path, rules_dir):

@@ -18,7 +18,7 @@ from engine.decision.proposals import propose
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import NotFound
 from engine.events import Event
-from engine.features.derive import Touch, derive_facts
+from engine.features.derive import Scope, Touch, derive_facts
 from engine.privacy import customer_ref
 from engine.ruleset.live import LiveRuleSet
 from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
@@ -62,9 +62,8 @@ class DecisionEngine:
                 state.events,
                 loaded.ruleset.catalogue,
                 request.as_of,
-                Touch(request.channel.value if request.channel else None, request.touchpoint),
-                request.context,
-                loaded.ruleset.subjects,
+                Touch(request.channel.value if request.channel else None, request.touchpoint, request.context),
+                scope=Scope(loaded.ruleset.subjects, loaded.ruleset.categories),
             )
             result = loaded.matcher.match(facts)
             actions = propose(loaded.ruleset, {str(f["id"]): f for f in facts}, result.matches, request)

@@ -54,9 +54,29 @@ def choose_channel(allowed: Iterable[Channel], touchpoint: Channel | None) -> Ch
 def propose(
     ruleset: RuleSet, facts: Mapping[str, Fact], matches: Iterable[Match], request: DecideRequest
 ) -> list[Action]:
-    """One action per (rule, fact) match, ranked best first by priority x value."""
-    actions = [_action(ruleset.by_id[m.rule_id], ruleset, facts[m.fact_id], m.fact_id, request) for m in matches]
-    return sorted(actions, key=lambda a: (-a.score, a.action_id))
+    """One action per match, ranked best first by priority x value; an offer is proposed
+    at most once for the same subject (the best-ranked rule proposing it wins)."""
+    candidates = sorted(
+        (
+            (m.fact_ids[0], _action(ruleset.by_id[m.rule_id], ruleset, _joined(m, facts), m.fact_ids[0], request))
+            for m in matches
+        ),
+        key=lambda candidate: (-candidate[1].score, candidate[1].action_id),
+    )
+    kept: dict[tuple[str, str], Action] = {}
+    for subject_fact, action in candidates:
+        kept.setdefault((action.offer_id, subject_fact), action)
+    return list(kept.values())
+
+
+def _joined(match: Match, facts: Mapping[str, Fact]) -> Fact:
+    """The primary fact, with the subject fields of a joined second fact beside its own."""
+    primary, *others = (facts[fact_id] for fact_id in match.fact_ids)
+    joined = dict(primary)
+    for other in others:
+        subject = str(other["subject"])
+        joined[subject] = other[subject]
+    return joined
 
 
 def _action(compiled: CompiledRule, ruleset: RuleSet, fact: Fact, fact_id: str, request: DecideRequest) -> Action:

@@ -10,11 +10,11 @@ import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.catalogue import Catalogue, Product
-from engine.events import Complaint, Event, ProfileUpdate, Purchase, ServiceVisit
+from engine.events import Complaint, Event, OrderStatus, ProfileUpdate, Purchase, Review, ServiceVisit
 from engine.features.fields import SUBJECTS
 
 SECONDS_PER_DAY = 86_400.0
@@ -24,10 +24,20 @@ Fact = dict[str, object]
 
 @dataclass(frozen=True)
 class Touch:
-    """Where the decision is asked from: a channel (or None for outbound) and a free name."""
+    """Where the decision is asked from: a channel (or None for outbound), a free name, the caller's context."""
 
     channel: str | None
     name: str = ""
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to derive: facts about these subjects, and category facts for these categories
+    even when the customer never bought in them (a rule may ask "has not bought ink")."""
+
+    subjects: Collection[str] = SUBJECTS
+    categories: Collection[str] = ()
 
 
 def _days(since: datetime, as_of: datetime) -> float:
@@ -41,6 +51,7 @@ class _Bought:
     product_id: str
     category: str
     quantity: float
+    unit_price: float
     product: Product | None
 
 
@@ -49,26 +60,33 @@ def derive_facts(
     catalogue: Catalogue,
     as_of: datetime,
     touch: Touch,
-    context: Mapping[str, str],
-    subjects: Collection[str] = SUBJECTS,
+    scores: Mapping[str, float] | None = None,
+    scope: Scope | None = None,
 ) -> list[Fact]:
-    """One fact per subject (the customer, each asset, each consumable, each follow-on),
-    for the `subjects` asked for: there is no use deriving what no rule reads."""
+    """One fact per subject in scope (the customer, each asset, consumable, category
+    and follow-on), each carrying the shared fields: there is no use deriving what no rule reads."""
+    scope = scope or Scope()
     history = sorted((e for e in events if e.occurred_at <= as_of), key=lambda e: (e.occurred_at, e.event_id))
     bought = list(_purchased_lines(history, catalogue))
     shared = {
         "customer": _customer_fields(history, as_of),
+        "event": _latest_event_fields(history, catalogue, as_of),
         "touchpoint": {"channel": touch.channel or "outbound", "name": touch.name},
-        "context": dict(context),
+        "context": dict(touch.context),
+        "score": dict(scores or {}),
     }
     facts: list[Fact] = []
-    if "customer" in subjects:
+    if "customer" in scope.subjects:
         facts.append({"id": "customer", "subject": "customer", **shared})
-    if "asset" in subjects:
+    if "asset" in scope.subjects:
         facts += [_fact("asset", f"asset:{f['id']}", f, shared) for f in _assets(bought, history, as_of)]
-    if "consumable" in subjects:
+    if "consumable" in scope.subjects:
         facts += [_fact("consumable", f"consumable:{f['product_id']}", f, shared) for f in _consumables(bought, as_of)]
-    if "follow_on" in subjects:
+    if "category" in scope.subjects:
+        facts += [
+            _fact("category", f"category:{f['name']}", f, shared) for f in _categories(bought, scope.categories, as_of)
+        ]
+    if "follow_on" in scope.subjects:
         facts += [
             _fact("follow_on", f"follow_on:{f['after_category']}>{f['then_category']}", f, shared)
             for f in _follow_ons(bought, catalogue, as_of)
@@ -86,7 +104,7 @@ def _purchased_lines(history: list[Event], catalogue: Catalogue) -> Iterable[_Bo
             for line, item in enumerate(event.payload.items):
                 product = catalogue.product(item.product_id)
                 category = item.category or (product.category if product else "")
-                yield _Bought(event, line, item.product_id, category, item.quantity, product)
+                yield _Bought(event, line, item.product_id, category, item.quantity, item.unit_price, product)
 
 
 def _customer_fields(history: list[Event], as_of: datetime) -> dict[str, object]:
@@ -107,6 +125,27 @@ def _customer_fields(history: list[Event], as_of: datetime) -> dict[str, object]
         if isinstance(event.payload, ProfileUpdate):
             fields["first_name"] = event.payload.first_name or fields["first_name"]
             fields["language"] = event.payload.language or fields["language"]
+    return fields
+
+
+def _latest_event_fields(history: list[Event], catalogue: Catalogue, as_of: datetime) -> dict[str, object]:
+    if not history:
+        return {}
+    latest = history[-1]
+    payload = latest.payload
+    fields: dict[str, object] = {"kind": payload.kind, "days_ago": _days(latest.occurred_at, as_of)}
+    product_id = getattr(payload, "product_id", "") or (
+        payload.items[0].product_id if isinstance(payload, Purchase) else ""
+    )
+    if product_id:
+        product = catalogue.product(product_id)
+        fields["product_id"] = product_id
+        fields["category"] = product.category if product else ""
+    if isinstance(payload, Review):
+        fields["rating"] = payload.rating
+        fields["text"] = payload.text
+    if isinstance(payload, Complaint | OrderStatus):
+        fields["state"] = payload.state
     return fields
 
 
@@ -183,6 +222,23 @@ def _days_per_unit(purchases: list[_Bought], product: Product) -> tuple[float | 
     if product.consumption_period_days is not None:
         return float(product.consumption_period_days), "catalogue"
     return None, ""
+
+
+def _categories(bought: list[_Bought], wanted: Collection[str], as_of: datetime) -> Iterable[dict[str, object]]:
+    by_category: dict[str, list[_Bought]] = {name: [] for name in wanted}
+    for b in bought:
+        if b.category:
+            by_category.setdefault(b.category, []).append(b)
+    for name, purchases in by_category.items():
+        fields: dict[str, object] = {
+            "name": name,
+            "purchase_count": len({b.event.event_id for b in purchases}),
+            "quantity": sum(b.quantity for b in purchases),
+            "total_spent": round(sum(b.quantity * b.unit_price for b in purchases), 2),
+        }
+        if purchases:
+            fields["days_since_last_purchase"] = _days(purchases[-1].event.occurred_at, as_of)
+        yield fields
 
 
 def _follow_ons(bought: list[_Bought], catalogue: Catalogue, as_of: datetime) -> Iterable[dict[str, object]]:

@@ -1,20 +1,22 @@
 """Every fact field a rule can read, with its type and definition, in one place.
 
-A fact is about one subject (the customer, one asset, one consumable, one
-follow-on purchase) and always carries the `customer`, `touchpoint` and `context`
-fields too. Days are counted as of the decision time, never the wall clock.
+A fact is about one subject (the customer, one asset, one consumable, one product
+category, one follow-on purchase) and always carries the shared fields too: the
+`customer`'s own, the latest `event`, the `touchpoint`, the request's `context` and
+the model `score`s. Days are counted as of the decision time, never the wall clock.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 FieldType = Literal["number", "text"]
 
-SUBJECTS = ("customer", "asset", "consumable", "follow_on")
+SUBJECTS = ("customer", "asset", "consumable", "category", "follow_on")
 # Fields under these prefixes are present in every fact, whatever its subject.
-SHARED_PREFIXES = ("customer", "touchpoint", "context")
+SHARED_PREFIXES = ("customer", "event", "touchpoint", "context", "score")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ _SPECS = [
     FieldSpec("customer.open_complaints", "number", "complaints opened and not yet resolved"),
     FieldSpec("customer.first_name", "text", "first name from the latest profile update"),
     FieldSpec("customer.language", "text", "language from the latest profile update"),
+    FieldSpec("event.kind", "text", "the latest event's type: purchase, review, complaint, order_status..."),
+    FieldSpec("event.days_ago", "number", "days since the latest event"),
+    FieldSpec("event.product_id", "text", "product the latest event is about, if any"),
+    FieldSpec("event.category", "text", "category of that product, from the event or the catalogue"),
+    FieldSpec("event.rating", "number", "rating of the latest event when it is a review (1 to 5)"),
+    FieldSpec("event.text", "text", "text of the latest event when it is a review"),
+    FieldSpec("event.state", "text", "state of the latest event when it is a complaint or an order status"),
     FieldSpec("touchpoint.channel", "text", "channel of the request (email, sms, pos, web...); 'outbound' if none"),
     FieldSpec("touchpoint.name", "text", "free name of the touchpoint, as sent by the caller"),
     FieldSpec("asset.id", "text", "the asset: purchase event id and line number"),
@@ -68,6 +77,13 @@ _SPECS = [
         "number",
         "days_per_unit x last quantity minus days since purchase; negative when already run out",
     ),
+    FieldSpec("category.name", "text", "the product category"),
+    FieldSpec("category.purchase_count", "number", "purchases in the category; 0 if the customer never bought in it"),
+    FieldSpec("category.quantity", "number", "units bought in the category"),
+    FieldSpec("category.total_spent", "number", "quantity x unit price over the category's purchases"),
+    FieldSpec(
+        "category.days_since_last_purchase", "number", "days since the latest purchase in the category; absent if none"
+    ),
     FieldSpec("follow_on.after_category", "text", "the category bought first (catalogue follow-on `after`)"),
     FieldSpec("follow_on.then_category", "text", "the category that typically follows (catalogue `then`)"),
     FieldSpec("follow_on.days_since_after", "number", "days since the latest purchase in the `after` category"),
@@ -82,17 +98,23 @@ _SPECS = [
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _SPECS}
 
-CONTEXT_PREFIX = "context."
+# Open families of fields: any key the caller sends as context (text), any model score (number).
+OPEN_PREFIXES: dict[str, tuple[FieldType, str]] = {
+    "context.": ("text", "context attribute sent with the request"),
+    "score.": ("number", "a model score for the customer; absent while no model provides it"),
+}
+OPEN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 def field_spec(name: str) -> FieldSpec | None:
-    """The spec of a known field; any `context.<key>` is a text field sent by the caller."""
-    if name.startswith(CONTEXT_PREFIX) and len(name) > len(CONTEXT_PREFIX):
-        return FieldSpec(name, "text", "context attribute sent with the request")
+    """The spec of a known field, including any `context.<key>` and `score.<name>`."""
+    for prefix, (kind, definition) in OPEN_PREFIXES.items():
+        if name.startswith(prefix) and OPEN_NAME.match(name[len(prefix) :]):
+            return FieldSpec(name, kind, definition)
     return FIELDS.get(name)
 
 
 def subject_of(name: str) -> str | None:
-    """The subject a field belongs to, or None for shared fields other than the customer's own."""
+    """The subject a field belongs to; None for the shared fields every fact carries."""
     prefix = name.split(".", 1)[0]
-    return prefix if prefix in SUBJECTS and prefix != "customer" else None
+    return None if prefix in SHARED_PREFIXES else prefix

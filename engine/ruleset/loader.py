@@ -18,9 +18,9 @@ from pydantic import BaseModel, ValidationError
 from engine.catalogue import Catalogue
 from engine.errors import RuleError, RuleSetInvalid
 from engine.features.fields import FIELDS, field_spec, subject_of
-from engine.ruleset.compiler import CompiledRule, compile_rule, conditions_with_paths
-from engine.ruleset.diagnostics import did_you_mean, field_names, render_path, validation_errors
-from engine.ruleset.schema import Rule, RuleFile
+from engine.ruleset.compiler import CompiledRule, RuleShapeError, compile_rule, conditions_with_paths
+from engine.ruleset.diagnostics import did_you_mean, field_names, validation_errors
+from engine.ruleset.schema import COMPARISONS, TEXT_MATCHES, Rule, RuleFile
 from engine.ruleset.source import Located, YamlProblem, load_located
 
 CATALOGUE_FILE = "catalogue.yaml"
@@ -41,10 +41,13 @@ class RuleSet:
     by_id: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
     # The subjects some rule reads: facts about any other subject need not be derived.
     subjects: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Categories some rule names: their facts are derived even for customers who never bought in them.
+    categories: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {r.rule.id: r for r in self.rules})
-        object.__setattr__(self, "subjects", frozenset(r.subject for r in self.rules))
+        object.__setattr__(self, "subjects", frozenset(s for r in self.rules for s in r.subjects))
+        object.__setattr__(self, "categories", frozenset(c for r in self.rules for c in r.categories))
 
 
 def load_rule_set(folder: Path) -> RuleSet:
@@ -89,9 +92,9 @@ def load_rule_set(folder: Path) -> RuleSet:
                 )
                 continue
             first_seen[rule.id] = where
-            subject = _check_rule(rule, ("rules", index), located, str(path), catalogue, errors)
-            if subject is not None:
-                compiled.append(compile_rule(rule, subject, str(path), line))
+            checked = _check_rule(rule, ("rules", index), located, str(path), catalogue, errors)
+            if checked is not None:
+                compiled.append(checked)
     if errors:
         raise RuleSetInvalid(errors)
     return RuleSet(digest.hexdigest()[:12], tuple(compiled), catalogue)
@@ -150,75 +153,50 @@ def _parse(path: Path, text: str, model: type[M], errors: list[RuleError]) -> M 
 
 def _check_rule(
     rule: Rule, at: tuple[str | int, ...], located: Located, file: str, catalogue: Catalogue, errors: list[RuleError]
-) -> str | None:
-    """Check what the schema cannot: known facts, matching types, one subject, a known offer."""
+) -> CompiledRule | None:
+    """Check what the schema cannot (known facts, matching types, subjects that can be
+    joined, a known offer, placeholders the rule has) and compile the rule if it passes."""
     before = len(errors)
 
     def error(path: tuple[str | int, ...], code: str, message: str) -> None:
         line, column = located.position((*at, *path))
         errors.append(RuleError(file, line, column, code, message))
 
-    subjects: dict[str, str] = {}
     for condition, path in conditions_with_paths(rule.when):
         spec = field_spec(condition.fact)
         if spec is None:
-            error(
-                (*path, "fact"),
-                "unknown-fact",
-                f"unknown fact `{condition.fact}`{did_you_mean(condition.fact, FIELDS)}",
-            )
-            subjects.setdefault("unknown", render_path(path))
+            suggestion = did_you_mean(condition.fact, FIELDS)
+            error((*path, "fact"), "unknown-fact", f"unknown fact `{condition.fact}`{suggestion}")
             continue
-        values = condition.operand if isinstance(condition.operand, list | tuple) else [condition.operand]
-        wants_number = condition.operator in ("greater_than", "at_least", "less_than", "at_most", "between")
-        if condition.operator != "exists":
-            if wants_number and spec.type != "number":
-                error(
-                    (*path, condition.operator),
-                    "wrong-type",
-                    f"`{spec.name}` is text; `{condition.operator}` compares numbers",
-                )
-            elif any(isinstance(v, str) != (spec.type == "text") for v in values):
-                error(
-                    (*path, condition.operator),
-                    "wrong-type",
-                    f"`{spec.name}` is a {spec.type}; compare it with a {spec.type}",
-                )
-        if condition.operator == "between" and condition.operand[0] > condition.operand[1]:
-            error(
-                (*path, "between"),
-                "empty-range",
-                f"between {condition.operand[0]} and {condition.operand[1]} matches nothing",
-            )
-        subject = subject_of(spec.name)
-        if subject:
-            subjects.setdefault(subject, render_path(path))
-
-    if "unknown" in subjects:
-        return None  # its subject is unknown, so its offer's placeholders cannot be checked
-    if len(subjects) > 1:
-        error(
-            ("when",),
-            "mixed-subjects",
-            f"the conditions read {' and '.join(sorted(subjects))}; a rule reads one of them",
-        )
-    subject = next(iter(subjects), "customer")
-
+        operator, operand = condition.operator, condition.operand
+        values = operand if isinstance(operand, list | tuple) else [operand]
+        if operator in (*COMPARISONS, *TEXT_MATCHES):
+            wanted = "text" if operator in TEXT_MATCHES else "number"
+            if spec.type != wanted:
+                error((*path, operator), "wrong-type", f"`{spec.name}` is a {spec.type}; `{operator}` needs {wanted}")
+        elif operator != "exists" and any(isinstance(v, str) != (spec.type == "text") for v in values):
+            error((*path, operator), "wrong-type", f"`{spec.name}` is a {spec.type}; compare it with a {spec.type}")
+        if operator == "between" and operand[0] > operand[1]:
+            error((*path, "between"), "empty-range", f"between {operand[0]} and {operand[1]} matches nothing")
     offer = catalogue.offer(rule.then.offer)
     if offer is None:
         known = [o.id for o in catalogue.offers]
-        error(
-            ("then", "offer"),
-            "unknown-offer",
-            f"offer `{rule.then.offer}` is not in the catalogue{did_you_mean(rule.then.offer, known)}",
-        )
-    else:
-        for name in PLACEHOLDER.findall(offer.template):
-            if field_spec(name) is None:
-                problem = f"an unknown fact{did_you_mean(name, FIELDS)}"
-            elif subject_of(name) not in (None, subject):
-                problem = f"which a {subject} rule does not have"
-            else:
-                continue
-            error(("then", "offer"), "bad-placeholder", f"offer `{offer.id}`'s template uses `{{{name}}}`, {problem}")
-    return subject if len(errors) == before else None
+        suggestion = did_you_mean(rule.then.offer, known)
+        error(("then", "offer"), "unknown-offer", f"offer `{rule.then.offer}` is not in the catalogue{suggestion}")
+    if len(errors) > before or offer is None:
+        return None  # facts unknown or mistyped: the rule's subjects, and so its placeholders, cannot be told
+
+    try:
+        compiled = compile_rule(rule, file, located.position((*at, "id"))[0])
+    except RuleShapeError as problem:
+        error(problem.path, problem.code, problem.message)
+        return None
+    for name in PLACEHOLDER.findall(offer.template):
+        if field_spec(name) is None:
+            problem = f"an unknown fact{did_you_mean(name, FIELDS)}"
+        elif subject_of(name) not in (None, *compiled.subjects):
+            problem = f"which a rule on {' and '.join(compiled.subjects)} does not have"
+        else:
+            continue
+        error(("then", "offer"), "bad-placeholder", f"offer `{offer.id}`'s template uses `{{{name}}}`, {problem}")
+    return compiled if len(errors) == before else None

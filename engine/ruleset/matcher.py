@@ -49,7 +49,8 @@ class MatcherError(ForestallError):
 @dataclass(frozen=True, order=True)
 class Match:
     rule_id: str
-    fact_id: str
+    # One fact per pattern of the rule, in the rule's order: the primary subject first.
+    fact_ids: tuple[str, ...]
 
 
 @dataclass
@@ -79,8 +80,9 @@ def json_safe_number(value: int | float) -> int | float:
 class _QuietHost(Host):  # type: ignore[misc]
     """A Host that starts no threads and routes every rule's action to one callback."""
 
-    def __init__(self, on_fire: Any) -> None:
+    def __init__(self, on_fire: Any, patterns: Mapping[str, Sequence[str]]) -> None:
         self._on_fire = on_fire
+        self._patterns = patterns
         super().__init__()
 
     def _run(self) -> None:
@@ -89,7 +91,9 @@ class _QuietHost(Host):  # type: ignore[misc]
         pass
 
     def get_action(self, rule_id: str) -> Any:
-        return lambda closure: self._on_fire(rule_id, closure.m["id"])
+        names = self._patterns[rule_id]
+        # durable-rules hands the matched facts over by pattern name.
+        return lambda closure: self._on_fire(Match(rule_id, tuple(closure._m[name]["id"] for name in names)))
 
 
 class Matcher:
@@ -108,7 +112,8 @@ class Matcher:
         self._name = f"forestall_{next(self._names)}"
         for name in (*_RESERVED_ATTRIBUTES, *known_attributes):
             self._check_attribute(name)
-        host = _QuietHost(lambda rule_id, fact_id: self._fired.append(Match(rule_id, fact_id)))
+        patterns = {rule_id: [name for pattern in d["all"] for name in pattern] for rule_id, d in definitions.items()}
+        host = _QuietHost(self._fired.append, patterns)
         # Ruleset() deletes the "run" keys of what it is given: hand it a copy.
         ruleset = {rule_id: {**copy.deepcopy(dict(d)), "run": rule_id} for rule_id, d in definitions.items()}
         try:

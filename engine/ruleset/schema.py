@@ -26,18 +26,12 @@ Scalar = StrictStr | StrictInt | StrictFloat
 Number = StrictInt | StrictFloat
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")]
 
-OPERATORS = (
-    "equals",
-    "not_equals",
-    "greater_than",
-    "at_least",
-    "less_than",
-    "at_most",
-    "between",
-    "in",
-    "not_in",
-    "exists",
-)
+COMPARISONS = ("greater_than", "at_least", "less_than", "at_most", "between")
+TEXT_MATCHES = ("contains", "starts_with", "ends_with", "matches")
+OPERATORS = ("equals", "not_equals", *COMPARISONS, "in", "not_in", "exists", *TEXT_MATCHES)
+# A text pattern is matched by durable-rules' own regex engine, which crashes on long ones.
+MAX_TEXT_PATTERN = 64
+TextPattern = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -58,6 +52,11 @@ class Condition(_Strict):
     in_: Annotated[list[Scalar], Field(min_length=1, max_length=64)] | None = Field(default=None, alias="in")
     not_in: Annotated[list[Scalar], Field(min_length=1, max_length=64)] | None = None
     exists: bool | None = None
+    contains: TextPattern | None = None
+    starts_with: TextPattern | None = None
+    ends_with: TextPattern | None = None
+    # `*` stands for any run of characters, `?` for one; the whole text must match.
+    matches: TextPattern | None = None
 
     @model_validator(mode="after")
     def _one_operator(self) -> Condition:

@@ -35,7 +35,7 @@ def test_status_names_the_rule_set_and_store(admin, decisions):
     status = admin.GetStatus(admin_pb2.GetStatusRequest())
 
     assert len(status.ruleset_version) == 12
-    assert status.rule_count == 7
+    assert status.rule_count == 11
     assert status.store == "sqlite"
     assert status.customer_count == 1
     assert status.model_version == ""
@@ -46,7 +46,7 @@ def test_validate_reports_a_valid_folder(admin):
     response = admin.ValidateRules(admin_pb2.ValidateRulesRequest())
 
     assert response.valid
-    assert response.rule_count == 7
+    assert response.rule_count == 11
     assert response.ruleset_version == admin.GetStatus(admin_pb2.GetStatusRequest()).ruleset_version
 
 

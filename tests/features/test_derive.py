@@ -28,7 +28,7 @@ def _bought(days_ago: float, product: str, quantity: float = 1, price: float = 1
 def _facts(*events: Event, as_of: datetime = AS_OF) -> dict[str, dict]:
     return {
         f["subject"] + ":" + str(i): f
-        for i, f in enumerate(derive_facts(events, CATALOGUE, as_of, Touch("pos", "till-3"), {"store": "s1"}))
+        for i, f in enumerate(derive_facts(events, CATALOGUE, as_of, Touch("pos", "till-3", {"store": "s1"})))
     }
 
 

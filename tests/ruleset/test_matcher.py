@@ -13,7 +13,7 @@ from engine.ruleset.matcher import Match, Matcher, MatcherError, fnv1a_32, json_
 from engine.ruleset.schema import Rule
 
 
-def _rule(rule_id: str, when: dict, subject: str = "asset") -> tuple[str, dict]:
+def _rule(rule_id: str, when: dict) -> tuple[str, dict]:
     rule = Rule.model_validate(
         {
             "id": rule_id,
@@ -23,7 +23,7 @@ def _rule(rule_id: str, when: dict, subject: str = "asset") -> tuple[str, dict]:
             "then": {"offer": "o", "value": 1, "channels": ["email"]},
         }
     )
-    return rule_id, compile_rule(rule, subject, "test.yaml", 1).definition
+    return rule_id, compile_rule(rule, "test.yaml", 1).definition
 
 
 def _matcher(*rules: tuple[str, dict]) -> Matcher:
@@ -43,7 +43,7 @@ def test_a_fact_fires_every_rule_it_matches():
 
     result = matcher.match([_asset("a1", days_until_service=10, category="boiler")])
 
-    assert sorted(result.matches) == [Match("boiler", "a1"), Match("due", "a1")]
+    assert sorted(result.matches) == [Match("boiler", ("a1",)), Match("due", ("a1",))]
 
 
 def test_each_fact_is_matched_on_its_own():
@@ -53,7 +53,7 @@ def test_each_fact_is_matched_on_its_own():
         [_asset("a1", days_until_service=10, category="tv"), _asset("a2", days_until_service=99, category="boiler")]
     )
 
-    assert sorted(result.matches) == [Match("boiler", "a2"), Match("due", "a1")]
+    assert sorted(result.matches) == [Match("boiler", ("a2",)), Match("due", ("a1",))]
 
 
 def test_no_match_is_an_empty_result_not_an_error():
@@ -67,7 +67,7 @@ def test_facts_do_not_stay_between_calls():
     first = matcher.match([fact])
     second = matcher.match([fact])  # asserting a stored identical fact would raise
 
-    assert first.matches == second.matches == [Match("due", "a1")]
+    assert first.matches == second.matches == [Match("due", ("a1",))]
     assert second.failed_fact_ids == []
 
 
@@ -89,8 +89,8 @@ def test_numbers_durable_rules_cannot_parse_are_made_safe(value, due):
     result = matcher.match([_asset("a1", days_until_service=value), _asset("a2", days_until_service=1)])
 
     assert result.failed_fact_ids == []
-    assert (Match("due", "a1") in result.matches) == due
-    assert Match("due", "a2") in result.matches
+    assert (Match("due", ("a1",)) in result.matches) == due
+    assert Match("due", ("a2",)) in result.matches
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_conditions_mean_what_they_say(when, fires_for):
         _asset("fridge", category="fridge", days_until_service=-5),
     ]
 
-    assert {m.fact_id for m in matcher.match(facts).matches} == fires_for
+    assert {m.fact_ids[0] for m in matcher.match(facts).matches} == fires_for
 
 
 def test_concurrent_callers_each_get_their_own_matches():
@@ -166,7 +166,7 @@ def test_concurrent_callers_each_get_their_own_matches():
         for i in range(200):
             due = (n + i) % 2 == 0
             fact = _asset(f"t{n}-{i}", days_until_service=5 if due else 50, category="tv")
-            expected = [Match("due", fact["id"])] if due else []
+            expected = [Match("due", (fact["id"],))] if due else []
             if matcher.match([fact]).matches != expected:
                 failures.append((n, i))
 
