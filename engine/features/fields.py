@@ -97,6 +97,8 @@ _SPECS = [
 ]
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _SPECS}
+# Every attribute name a fact can carry, nested objects included (durable-rules hashes each).
+KNOWN_ATTRIBUTES = ("id", "sid", "$s", "subject", *SUBJECTS, *SHARED_PREFIXES, *FIELDS)
 
 # Open families of fields: any key the caller sends as context (text), any model score (number).
 OPEN_PREFIXES: dict[str, tuple[FieldType, str]] = {

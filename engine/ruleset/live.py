@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 
 from engine.errors import RuleError, RuleSetInvalid
-from engine.features.fields import FIELDS, SHARED_PREFIXES, SUBJECTS
+from engine.features.fields import KNOWN_ATTRIBUTES
 from engine.ruleset.loader import RuleSet, load_rule_set
 from engine.ruleset.matcher import Matcher, MatcherError
 
@@ -48,9 +48,7 @@ def compile_folder(folder: Path) -> tuple[RuleSet, Matcher]:
     ruleset = load_rule_set(folder)
     referenced = {f for rule in ruleset.rules for f in rule.fields}
     try:
-        matcher = Matcher(
-            {r.rule.id: r.definition for r in ruleset.rules}, {*SUBJECTS, *SHARED_PREFIXES, *FIELDS, *referenced}
-        )
+        matcher = Matcher({r.rule.id: r.definition for r in ruleset.rules}, {*KNOWN_ATTRIBUTES, *referenced})
     except MatcherError as exc:
         raise RuleSetInvalid([RuleError(str(folder), 1, 1, "engine-refused", str(exc))]) from exc
     return ruleset, matcher

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ValidationError
 
 from engine.catalogue import Catalogue
 from engine.errors import RuleError, RuleSetInvalid
-from engine.features.fields import FIELDS, field_spec, subject_of
+from engine.features.fields import FIELDS, KNOWN_ATTRIBUTES, field_spec, subject_of
 from engine.ruleset.compiler import CompiledRule, RuleShapeError, compile_rule, conditions_with_paths
 from engine.ruleset.diagnostics import did_you_mean, field_names, validation_errors
+from engine.ruleset.limits import AttributeNames, number_problem, rule_set_limits
 from engine.ruleset.schema import COMPARISONS, TEXT_MATCHES, Rule, RuleFile
 from engine.ruleset.source import Located, YamlProblem, load_located
 
@@ -71,6 +72,7 @@ def load_rule_set(folder: Path) -> RuleSet:
 
     compiled: list[CompiledRule] = []
     first_seen: dict[str, str] = {}
+    names = AttributeNames(KNOWN_ATTRIBUTES)
     for path, text in texts.items():
         if path == catalogue_path or text is None:
             continue
@@ -92,9 +94,10 @@ def load_rule_set(folder: Path) -> RuleSet:
                 )
                 continue
             first_seen[rule.id] = where
-            checked = _check_rule(rule, ("rules", index), located, str(path), catalogue, errors)
+            checked = _check_rule(rule, ("rules", index), located, str(path), catalogue, names, errors)
             if checked is not None:
                 compiled.append(checked)
+    errors.extend(rule_set_limits(compiled))
     if errors:
         raise RuleSetInvalid(errors)
     return RuleSet(digest.hexdigest()[:12], tuple(compiled), catalogue)
@@ -152,7 +155,13 @@ def _parse(path: Path, text: str, model: type[M], errors: list[RuleError]) -> M 
 
 
 def _check_rule(
-    rule: Rule, at: tuple[str | int, ...], located: Located, file: str, catalogue: Catalogue, errors: list[RuleError]
+    rule: Rule,
+    at: tuple[str | int, ...],
+    located: Located,
+    file: str,
+    catalogue: Catalogue,
+    names: AttributeNames,
+    errors: list[RuleError],
 ) -> CompiledRule | None:
     """Check what the schema cannot (known facts, matching types, subjects that can be
     joined, a known offer, placeholders the rule has) and compile the rule if it passes."""
@@ -178,6 +187,17 @@ def _check_rule(
             error((*path, operator), "wrong-type", f"`{spec.name}` is a {spec.type}; compare it with a {spec.type}")
         if operator == "between" and operand[0] > operand[1]:
             error((*path, "between"), "empty-range", f"between {operand[0]} and {operand[1]} matches nothing")
+        for problem in (number_problem(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)):
+            if problem:
+                error((*path, operator), "number-out-of-range", problem)
+        earlier = names.collision(condition.fact)
+        if earlier:
+            error(
+                (*path, "fact"),
+                "name-collision",
+                f"`{condition.fact}` and `{earlier}` have the same hash in durable-rules, which would confuse them; "
+                "rename one",
+            )
     offer = catalogue.offer(rule.then.offer)
     if offer is None:
         known = [o.id for o in catalogue.offers]

@@ -29,15 +29,11 @@ import structlog
 from durable.engine import Host  # type: ignore[import-untyped]
 
 from engine.errors import ForestallError
+from engine.ruleset.limits import LARGEST_NUMBER, MAX_RULES, SMALLEST_NUMBER, fnv1a_32
 
 log = structlog.get_logger(__name__)
 
 SESSION_ID = "0"
-# durable-rules' own limit is 4,096 rules per ruleset (error 106).
-MAX_RULES = 4_000
-_LARGEST_NUMBER = 1e15  # json.dumps writes floats from 1e16 up with an exponent
-_SMALLEST_NUMBER = 1e-4  # and those under 1e-4 too
-_RESERVED_ATTRIBUTES = ("sid", "id", "$s", "subject")
 # The result codes of durable_rules_engine.assert_fact / retract_fact (see durable/engine.py).
 _NOT_HANDLED, _OBSERVED, _STORED_NO_STATE = 1, 2, 3
 
@@ -60,21 +56,12 @@ class MatchResult:
     failed_fact_ids: list[str] = field(default_factory=list)
 
 
-def fnv1a_32(name: str) -> int:
-    """durable-rules' attribute hash: FNV-1a over the UTF-8 bytes as C `char` (signed)."""
-    value = 0x811C9DC5
-    for byte in name.encode():
-        value ^= byte if byte < 0x80 else (byte - 0x100) & 0xFFFFFFFF
-        value = (value * 16777619) & 0xFFFFFFFF
-    return value
-
-
 def json_safe_number(value: int | float) -> int | float:
     """A number in the range durable-rules' parser accepts (callers drop non-finite ones)."""
     if isinstance(value, int):
-        return max(-int(_LARGEST_NUMBER), min(int(_LARGEST_NUMBER), value))
-    value = max(-_LARGEST_NUMBER, min(_LARGEST_NUMBER, round(value, 6)))
-    return 0.0 if abs(value) < _SMALLEST_NUMBER else value
+        return max(-int(LARGEST_NUMBER), min(int(LARGEST_NUMBER), value))
+    value = max(-LARGEST_NUMBER, min(LARGEST_NUMBER, round(value, 6)))
+    return 0.0 if abs(value) < SMALLEST_NUMBER else value
 
 
 class _QuietHost(Host):  # type: ignore[misc]
@@ -110,7 +97,7 @@ class Matcher:
         self._checked: dict[str, set[str]] = {}
         self.failures = 0
         self._name = f"forestall_{next(self._names)}"
-        for name in (*_RESERVED_ATTRIBUTES, *known_attributes):
+        for name in known_attributes:
             self._check_attribute(name)
         patterns = {rule_id: [name for pattern in d["all"] for name in pattern] for rule_id, d in definitions.items()}
         host = _QuietHost(self._fired.append, patterns)
@@ -146,11 +133,11 @@ class Matcher:
             if kind is dict:
                 message[key] = self._message(value, f"{parent}.{key}" if parent else key)
             elif kind is float:
-                if _SMALLEST_NUMBER <= abs(value) < _LARGEST_NUMBER or value == 0:
+                if SMALLEST_NUMBER <= abs(value) < LARGEST_NUMBER or value == 0:
                     message[key] = value
                 elif math.isfinite(value):
                     message[key] = json_safe_number(value)
-            elif kind is int and not -_LARGEST_NUMBER < value < _LARGEST_NUMBER:
+            elif kind is int and not -LARGEST_NUMBER < value < LARGEST_NUMBER:
                 message[key] = json_safe_number(value)
             else:
                 message[key] = value

@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from engine.ruleset.compiler import compile_rule
-from engine.ruleset.matcher import Match, Matcher, MatcherError, fnv1a_32, json_safe_number
+from engine.ruleset.limits import fnv1a_32
+from engine.ruleset.matcher import Match, Matcher, MatcherError, json_safe_number
 from engine.ruleset.schema import Rule
 
 
