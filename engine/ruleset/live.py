@@ -2,13 +2,14 @@
 
 A reload builds the new matcher off to the side and swaps one reference; a
 request that started on the old set finishes on it, and the old set's C handle
-is freed when its last request is done. An invalid folder changes nothing.
+is freed when its last request is done. An invalid folder changes nothing. The
+server watches the folder and reloads on every change of its content.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +19,13 @@ import structlog
 
 from engine.errors import RuleError, RuleSetInvalid
 from engine.features.fields import KNOWN_ATTRIBUTES
-from engine.ruleset.loader import RuleSet, load_rule_set
+from engine.ruleset.loader import RuleSet, folder_version, load_rule_set
 from engine.ruleset.matcher import Matcher, MatcherError
+from engine.ruleset.probe import DEFAULT_TIMEOUT_SECONDS, probe_folder
 
 log = structlog.get_logger(__name__)
+
+PROBE_ATTEMPTS = 3
 
 
 @dataclass
@@ -64,12 +68,14 @@ def validate_folder(folder: Path) -> RuleSet:
 class LiveRuleSet:
     """The rules folder as served: load at start, reload on demand, use per request."""
 
-    def __init__(self, folder: Path, now: datetime) -> None:
+    def __init__(self, folder: Path, now: datetime, probe_timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.folder = Path(folder)
         self._current = Loaded(*compile_folder(self.folder), loaded_at=now)
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self.last_reload_errors: tuple[RuleError, ...] = ()
+        self.tried_version = self._current.ruleset.version
+        self.probe_timeout = probe_timeout
 
     @property
     def current(self) -> Loaded:
@@ -91,22 +97,44 @@ class LiveRuleSet:
                 loaded.matcher.close()
 
     def reload(self, now: datetime) -> ReloadResult:
-        """Load the folder again and swap it in if it is valid; otherwise keep serving the old set."""
+        """Load the folder again and swap it in if it is valid; otherwise keep serving the old set.
+
+        The change is first compiled in a throwaway process (probe.py), so a crash or
+        hang in durable-rules rejects it; then here, checking both saw the same files.
+        """
         with self._reload_lock:
             previous = self._current.ruleset.version
+            self.tried_version = folder_version(self.folder)
+            if self.tried_version == previous:
+                self.last_reload_errors = ()
+                return ReloadResult(False, previous, previous)
             try:
-                ruleset, matcher = compile_folder(self.folder)
+                ruleset, matcher = self._compile_probed()
             except RuleSetInvalid as exc:
                 self.last_reload_errors = tuple(exc.errors)
                 log.warning("rules_reload_rejected", errors=[str(e) for e in exc.errors], version=previous)
                 return ReloadResult(False, previous, previous, self.last_reload_errors)
             self.last_reload_errors = ()
-            if ruleset.version == previous:
-                matcher.close()
-                return ReloadResult(False, previous, previous)
             self._swap(Loaded(ruleset, matcher, now))
             log.info("rules_reloaded", version=ruleset.version, previous_version=previous, rules=len(ruleset.rules))
             return ReloadResult(True, ruleset.version, previous)
+
+    def _compile_probed(self) -> tuple[RuleSet, Matcher]:
+        for _ in range(PROBE_ATTEMPTS):
+            probed = probe_folder(self.folder, self.probe_timeout)
+            ruleset, matcher = compile_folder(self.folder)
+            if ruleset.version == probed:
+                return ruleset, matcher
+            matcher.close()  # the files changed between the probe and here: try again
+        message = "the rules kept changing while they were being loaded; the next change will be tried"
+        raise RuleSetInvalid([RuleError(str(self.folder), 1, 1, "rules-changing", message)])
+
+    def watch(self, clock: Callable[[], datetime], stop: threading.Event, interval: float) -> None:
+        """Reload whenever the folder's content changes, until `stop` is set; a rejected
+        version is not tried again until the folder changes once more."""
+        while not stop.wait(interval):
+            if folder_version(self.folder) != self.tried_version:
+                self.reload(clock())
 
     def _swap(self, new: Loaded) -> None:
         with self._lock:

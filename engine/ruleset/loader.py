@@ -57,11 +57,7 @@ def load_rule_set(folder: Path) -> RuleSet:
     errors: list[RuleError] = []
     if not folder.is_dir():
         raise RuleSetInvalid([RuleError(str(folder), 1, 1, "no-folder", "the rules folder does not exist")])
-    files = sorted({p for pattern in RULE_FILE_PATTERNS for p in folder.glob(pattern)})
-    texts = {path: _read(path, errors) for path in files}
-    digest = hashlib.sha256()
-    for path, text in texts.items():
-        digest.update(f"{path.name}\0{text}\0".encode())
+    texts = {path: _read(path, errors) for path in _rule_files(folder)}
 
     catalogue_path = folder / CATALOGUE_FILE
     catalogue = Catalogue()
@@ -100,7 +96,23 @@ def load_rule_set(folder: Path) -> RuleSet:
     errors.extend(rule_set_limits(compiled))
     if errors:
         raise RuleSetInvalid(errors)
-    return RuleSet(digest.hexdigest()[:12], tuple(compiled), catalogue)
+    return RuleSet(_digest(texts), tuple(compiled), catalogue)
+
+
+def folder_version(folder: Path) -> str:
+    """The version `folder` would load as, without validating it: a cheap change detector."""
+    return _digest({path: _read(path, []) for path in _rule_files(Path(folder))})
+
+
+def _rule_files(folder: Path) -> list[Path]:
+    return sorted({p for pattern in RULE_FILE_PATTERNS for p in folder.glob(pattern)})
+
+
+def _digest(texts: dict[Path, str | None]) -> str:
+    digest = hashlib.sha256()
+    for path, text in texts.items():
+        digest.update(f"{path.name}\0{text}\0".encode())
+    return digest.hexdigest()[:12]
 
 
 def _read(path: Path, errors: list[RuleError]) -> str | None:
