@@ -2,18 +2,40 @@
 
 Implementations are held to one contract test suite (tests/store/). Nothing
 outside `engine.store` knows which implementation is in use.
+
+The contract, in short:
+
+- An event is identified by its customer id and its event id: ingesting the same
+  pair again changes nothing and reports DUPLICATE; the first one stored wins.
+  Ingestion is atomic per customer, and an acknowledged event is durable.
+- A customer's history is bounded: the store keeps the latest
+  `max_events_per_customer` events by `(occurred_at, event_id)` and drops older
+  ones. Arrival order does not matter: the kept events are the same as if they had
+  arrived in time order. An event older than a full history is acknowledged and
+  dropped at once, so sending it again reports it ACCEPTED again.
+- `export_customer` returns, and `forget_customer` erases, everything held on one
+  customer: events, decisions and their outcomes.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from engine.events import Event
 from engine.vocabulary import Outcome
+
+DEFAULT_MAX_EVENTS_PER_CUSTOMER = 10_000
+
+# One parse of all a customer's events costs much less than one parse per event.
+_EVENT_LIST = TypeAdapter(list[Event])
 
 
 class IngestCode(StrEnum):
@@ -41,6 +63,29 @@ class StoredDecision:
     # action id -> the JSON-able record of the action
     actions: dict[str, dict[str, object]]
 
+    def document(self) -> dict[str, Any]:
+        """The JSON-able form both stores keep and exports show."""
+        return {
+            "decision_id": self.decision_id,
+            "customer_id": self.customer_id,
+            "as_of": self.as_of.isoformat(),
+            "ruleset_version": self.ruleset_version,
+            "model_version": self.model_version,
+            "actions": self.actions,
+        }
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredDecision:
+        body = json.loads(text)
+        return cls(
+            body["decision_id"],
+            body["customer_id"],
+            datetime.fromisoformat(body["as_of"]),
+            body["ruleset_version"],
+            body["model_version"],
+            body["actions"],
+        )
+
 
 @dataclass(frozen=True)
 class StoredOutcome:
@@ -50,20 +95,52 @@ class StoredOutcome:
     occurred_at: datetime
     amount: float = 0.0
 
+    def document(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "action_id": self.action_id,
+            "outcome": self.outcome.value,
+            "occurred_at": self.occurred_at.isoformat(),
+            "amount": self.amount,
+        }
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredOutcome:
+        body = json.loads(text)
+        return cls(
+            body["decision_id"],
+            body["action_id"],
+            Outcome(body["outcome"]),
+            datetime.fromisoformat(body["occurred_at"]),
+            body["amount"],
+        )
+
+    @property
+    def order(self) -> tuple[datetime, str, str]:
+        """Outcomes of a decision are listed in the order they happened."""
+        return (self.occurred_at, self.action_id, self.outcome.value)
+
+
+def events_from_json(bodies: Iterable[str]) -> tuple[Event, ...]:
+    """Events from the JSON each store keeps them as (`Event.model_dump_json`)."""
+    return tuple(_EVENT_LIST.validate_json("[" + ",".join(bodies) + "]"))
+
 
 class Store(ABC):
     """Customer state, decisions and outcomes. Writes are durable when they return."""
 
     #: Short name reported by GetStatus, e.g. "sqlite".
     kind: str
+    #: Where the data is, fit for logs: a file path, or a URL without its password.
+    location: str
 
     @abstractmethod
     def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
-        """Store events idempotently by event id, atomically per call; one code per event, in order."""
+        """Store events idempotently by (customer id, event id), atomically per customer; one code per event."""
 
     @abstractmethod
     def load_customer(self, customer_id: str) -> CustomerState:
-        """The customer's state; an unknown customer has an empty one."""
+        """The customer's state, events in `(occurred_at, event_id)` order; an unknown customer has an empty one."""
 
     @abstractmethod
     def customer_ids(self) -> Iterator[str]:
@@ -79,11 +156,32 @@ class Store(ABC):
     def find_decision(self, decision_id: str) -> StoredDecision | None: ...
 
     @abstractmethod
+    def customer_decision_ids(self, customer_id: str) -> list[str]:
+        """The ids of the customer's stored decisions, including any saved a moment ago."""
+
+    @abstractmethod
     def record_outcome(self, outcome: StoredOutcome) -> None:
         """Store an outcome; recording the same (decision, action, outcome) twice keeps one."""
 
     @abstractmethod
-    def outcomes(self, decision_id: str) -> list[StoredOutcome]: ...
+    def outcomes(self, decision_id: str) -> list[StoredOutcome]:
+        """The decision's outcomes in the order they happened (`StoredOutcome.order`)."""
+
+    def export_customer(self, customer_id: str) -> dict[str, Any]:
+        """Everything held on a customer as one JSON-able document: events, decisions and their outcomes."""
+        decisions = [self.find_decision(d) for d in self.customer_decision_ids(customer_id)]
+        return {
+            "customer_id": customer_id,
+            "events": [e.model_dump(mode="json") for e in self.load_customer(customer_id).events],
+            "decisions": [
+                {**d.document(), "outcomes": [o.document() for o in self.outcomes(d.decision_id)]}
+                for d in sorted(filter(None, decisions), key=lambda d: (d.as_of, d.decision_id))
+            ],
+        }
+
+    @abstractmethod
+    def forget_customer(self, customer_id: str) -> int:
+        """Erase everything held on a customer; returns how many events, decisions and outcomes were erased."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -1,11 +1,14 @@
-"""The contract every store implementation keeps; a new store joins the `store` fixture."""
+"""The contract every store implementation keeps; a new store joins `STORES`."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,20 +18,38 @@ from engine.store.sqlite import SqliteStore
 from engine.vocabulary import Outcome
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ACCEPTED, DUPLICATE = IngestCode.ACCEPTED, IngestCode.DUPLICATE
+
+# Opens the store on the same data at each call, with the store's options as keywords.
+Opener = Callable[..., Store]
 
 
-STORES: dict[str, Callable[[Path], Store]] = {"sqlite": lambda folder: SqliteStore(folder / "contract.db")}
+@contextmanager
+def _sqlite(folder: Path) -> Iterator[Opener]:
+    yield lambda **options: SqliteStore(folder / "contract.db", **options)
+
+
+STORES: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {"sqlite": _sqlite}
 
 
 @pytest.fixture(params=sorted(STORES))
-def reopen(request, tmp_path: Path) -> Callable[[], Store]:
+def reopen(request, tmp_path: Path) -> Iterator[Opener]:
     """Opens the store under test on the same data each time it is called."""
-    return lambda: STORES[request.param](tmp_path)
+    with STORES[request.param](tmp_path) as opener:
+        yield opener
 
 
 @pytest.fixture
-def store(reopen: Callable[[], Store]) -> Iterator[Store]:
+def store(reopen: Opener) -> Iterator[Store]:
     opened = reopen()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def capped(reopen: Opener) -> Iterator[Store]:
+    """The store under test keeping three events per customer."""
+    opened = reopen(max_events_per_customer=3)
     yield opened
     opened.close()
 
@@ -42,14 +63,18 @@ def _purchase(event_id: str, customer: str = "c1", day: int = 0) -> Event:
     )
 
 
-def _decision(decision_id: str = "d1", customer: str = "c1") -> StoredDecision:
-    return StoredDecision(decision_id, customer, T0, "v1", "", {"a1": {"rule_id": "r"}})
+def _decision(decision_id: str = "d1", customer: str = "c1", day: int = 0) -> StoredDecision:
+    return StoredDecision(decision_id, customer, T0 + timedelta(days=day), "v1", "", {"a1": {"rule_id": "r"}})
+
+
+def _ids(store: Store, customer: str = "c1") -> list[str]:
+    return [e.event_id for e in store.load_customer(customer).events]
 
 
 def test_ingest_reports_accepted_then_duplicate(store):
-    assert store.ingest([_purchase("e1"), _purchase("e2")]) == [IngestCode.ACCEPTED, IngestCode.ACCEPTED]
-    assert store.ingest([_purchase("e2"), _purchase("e3")]) == [IngestCode.DUPLICATE, IngestCode.ACCEPTED]
-    assert [e.event_id for e in store.load_customer("c1").events] == ["e1", "e2", "e3"]
+    assert store.ingest([_purchase("e1"), _purchase("e2")]) == [ACCEPTED, ACCEPTED]
+    assert store.ingest([_purchase("e2"), _purchase("e3")]) == [DUPLICATE, ACCEPTED]
+    assert _ids(store) == ["e1", "e2", "e3"]
 
 
 def test_a_duplicate_id_keeps_the_first_event(store):
@@ -60,10 +85,47 @@ def test_a_duplicate_id_keeps_the_first_event(store):
     assert event.occurred_at == T0 + timedelta(days=1)
 
 
+def test_event_ids_are_unique_per_customer_not_across_customers(store):
+    codes = store.ingest([_purchase("pos-1", customer="ann"), _purchase("pos-1", customer="bob")])
+
+    assert codes == [ACCEPTED, ACCEPTED]
+    assert _ids(store, "ann") == _ids(store, "bob") == ["pos-1"]
+
+
+def test_a_batch_across_customers_gets_one_code_per_event_in_order(store):
+    store.ingest([_purchase("e1", customer="bob")])
+
+    codes = store.ingest(
+        [
+            _purchase("e1", customer="ann"),
+            _purchase("e1", customer="bob"),
+            _purchase("e2", customer="ann"),
+            _purchase("e1", customer="ann"),
+            _purchase("e2", customer="bob"),
+        ]
+    )
+
+    assert codes == [ACCEPTED, DUPLICATE, ACCEPTED, DUPLICATE, ACCEPTED]
+
+
 def test_events_load_in_time_order_whatever_the_arrival_order(store):
     store.ingest([_purchase("late", day=9), _purchase("early", day=1), _purchase("middle", day=4)])
 
-    assert [e.event_id for e in store.load_customer("c1").events] == ["early", "middle", "late"]
+    assert _ids(store) == ["early", "middle", "late"]
+
+
+def test_events_at_the_same_moment_load_in_event_id_order(store):
+    store.ingest([_purchase("b"), _purchase("c"), _purchase("a")])
+
+    assert _ids(store) == ["a", "b", "c"]
+
+
+def test_a_long_history_loads_whole_and_in_order(store):
+    events = [_purchase(f"e{n:04d}", day=n) for n in range(2500)]
+    for start in range(0, len(events), 1000):
+        store.ingest(events[start : start + 1000][::-1])
+
+    assert store.load_customer("c1").events == tuple(events)
 
 
 def test_events_round_trip_exactly(store):
@@ -93,6 +155,53 @@ def test_customers_are_listed_once_each_in_a_stable_order(store):
     assert store.count_customers() == 700
 
 
+# ---- retention -------------------------------------------------------------------------------
+
+
+def test_a_customer_keeps_only_the_latest_events(capped):
+    codes = capped.ingest([_purchase(f"e{day}", day=day) for day in range(5)])
+
+    assert codes == [ACCEPTED] * 5
+    assert _ids(capped) == ["e2", "e3", "e4"]
+
+
+def test_the_history_cap_is_per_customer(capped):
+    capped.ingest([_purchase(f"{c}{day}", customer=c, day=day) for day in range(4) for c in ("ann", "bob")])
+
+    assert _ids(capped, "ann") == ["ann1", "ann2", "ann3"]
+    assert _ids(capped, "bob") == ["bob1", "bob2", "bob3"]
+
+
+def test_an_event_older_than_a_full_history_is_acknowledged_and_dropped(capped):
+    capped.ingest([_purchase(f"e{day}", day=day) for day in (5, 6, 7)])
+
+    assert capped.ingest([_purchase("ancient", day=1)]) == [ACCEPTED]
+    assert _ids(capped) == ["e5", "e6", "e7"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_out_of_order_arrival_keeps_the_same_state_as_in_order(reopen, seed):
+    events = [_purchase(f"e{n:02d}", day=n // 2) for n in range(12)]  # pairs share a moment
+    shuffled = random.Random(seed).sample(events, len(events))
+    in_order, out_of_order = reopen(max_events_per_customer=5), reopen(max_events_per_customer=5)
+    try:
+        for event in events:
+            in_order.ingest([event])
+        expected = in_order.load_customer("c1")
+        in_order.forget_customer("c1")
+        for start in range(0, len(shuffled), 3):
+            out_of_order.ingest([*shuffled[start : start + 3], shuffled[0]])  # with a duplicate in each batch
+
+        assert out_of_order.load_customer("c1") == expected
+        assert [e.event_id for e in expected.events] == ["e07", "e08", "e09", "e10", "e11"]
+    finally:
+        in_order.close()
+        out_of_order.close()
+
+
+# ---- decisions and outcomes ------------------------------------------------------------------
+
+
 def test_decisions_round_trip(store):
     store.save_decision(_decision())
 
@@ -112,6 +221,17 @@ def test_outcomes_are_kept_once_per_decision_action_and_outcome(store):
     store.record_outcome(converted)
 
     assert store.outcomes("d1") == [accepted, converted]
+
+
+def test_outcomes_are_listed_in_the_order_they_happened(store):
+    store.save_decision(_decision())
+    later = StoredOutcome("d1", "a1", Outcome.CONVERTED, T0 + timedelta(days=2), 10.0)
+    earlier = StoredOutcome("d1", "a1", Outcome.OPENED, T0 + timedelta(days=1))
+
+    store.record_outcome(later)
+    store.record_outcome(earlier)
+
+    assert store.outcomes("d1") == [earlier, later]
 
 
 def test_concurrent_writers_lose_nothing(store):
@@ -143,6 +263,15 @@ def test_an_outcome_can_follow_its_decision_at_once(store):
     assert store.outcomes("fresh") == [outcome]
 
 
+def test_a_customers_decisions_are_listed_as_soon_as_they_are_saved(store):
+    store.save_decision(_decision("d1", customer="ann"))
+    store.save_decision(_decision("d2", customer="bob"))
+    store.save_decision(_decision("d3", customer="ann"))
+
+    assert sorted(store.customer_decision_ids("ann")) == ["d1", "d3"]
+    assert store.customer_decision_ids("nobody") == []
+
+
 def test_what_was_written_survives_reopening(reopen):
     first = reopen()
     first.ingest([_purchase("e1")])
@@ -152,8 +281,84 @@ def test_what_was_written_survives_reopening(reopen):
 
     again = reopen()
     try:
-        assert [e.event_id for e in again.load_customer("c1").events] == ["e1"]
+        assert _ids(again) == ["e1"]
         assert again.find_decision("d1") == _decision()
         assert [o.outcome for o in again.outcomes("d1")] == [Outcome.ACCEPTED]
     finally:
         again.close()
+
+
+# ---- customer data rights --------------------------------------------------------------------
+
+
+def _customer_with_history(store: Store, customer: str) -> None:
+    store.ingest([_purchase(f"{customer}-e1", customer, day=1), _purchase(f"{customer}-e2", customer, day=2)])
+    store.save_decision(_decision(f"{customer}-d2", customer, day=3))
+    store.save_decision(_decision(f"{customer}-d1", customer, day=2))
+    store.record_outcome(StoredOutcome(f"{customer}-d1", "a1", Outcome.OPENED, T0 + timedelta(days=2)))
+    store.record_outcome(StoredOutcome(f"{customer}-d1", "a1", Outcome.CONVERTED, T0 + timedelta(days=3), 12.5))
+
+
+def test_an_export_holds_every_event_decision_and_outcome_of_the_customer(store):
+    _customer_with_history(store, "ann")
+    _customer_with_history(store, "bob")
+
+    export: dict[str, Any] = store.export_customer("ann")
+
+    assert export["customer_id"] == "ann"
+    assert [e["event_id"] for e in export["events"]] == ["ann-e1", "ann-e2"]
+    assert export["events"][0] == _purchase("ann-e1", "ann", day=1).model_dump(mode="json")
+    assert [d["decision_id"] for d in export["decisions"]] == ["ann-d1", "ann-d2"]  # in time order
+    first = export["decisions"][0]
+    assert (first["customer_id"], first["as_of"], first["actions"]) == (
+        "ann",
+        "2026-01-03T00:00:00+00:00",
+        {"a1": {"rule_id": "r"}},
+    )
+    assert [(o["outcome"], o["amount"]) for o in first["outcomes"]] == [("opened", 0.0), ("converted", 12.5)]
+    assert export["decisions"][1]["outcomes"] == []
+
+
+def test_an_unknown_customer_exports_empty(store):
+    assert store.export_customer("nobody") == {"customer_id": "nobody", "events": [], "decisions": []}
+
+
+def test_forgetting_erases_everything_held_on_the_customer_and_counts_it(store):
+    _customer_with_history(store, "ann")
+    _customer_with_history(store, "bob")
+
+    erased = store.forget_customer("ann")
+
+    assert erased == 2 + 2 + 2  # events, decisions, outcomes
+    assert store.export_customer("ann") == {"customer_id": "ann", "events": [], "decisions": []}
+    assert store.find_decision("ann-d1") is None
+    assert store.outcomes("ann-d1") == []
+    assert list(store.customer_ids()) == ["bob"]
+    assert store.count_customers() == 1
+    assert store.forget_customer("ann") == 0
+
+
+def test_forgetting_leaves_other_customers_whole(store):
+    _customer_with_history(store, "ann")
+    _customer_with_history(store, "bob")
+    before = store.export_customer("bob")
+
+    store.forget_customer("ann")
+
+    assert store.export_customer("bob") == before
+
+
+def test_a_decision_saved_just_before_forgetting_is_forgotten_too(store):
+    store.ingest([_purchase("e1", "ann")])
+    store.save_decision(_decision("d-last", "ann"))
+
+    assert store.forget_customer("ann") == 2
+    assert store.find_decision("d-last") is None
+
+
+def test_a_forgotten_customer_can_start_again(store):
+    store.ingest([_purchase("e1", "ann")])
+    store.forget_customer("ann")
+
+    assert store.ingest([_purchase("e1", "ann")]) == [ACCEPTED]
+    assert list(store.customer_ids()) == ["ann"]
