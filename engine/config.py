@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.store.base import DEFAULT_MAX_EVENTS_PER_CUSTOMER
+
+
+def _text(value: object) -> object:
+    """A path given as a `Path` is taken as its text."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 class Settings(BaseSettings):
@@ -14,7 +22,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=50051, ge=0, le=65535)
-    store: Path = Path("var/forestall.db")
+    # A SQLite file path, or a redis:// or rediss:// URL (see engine/store/redis.py for its options).
+    store: Annotated[str, BeforeValidator(_text)] = "var/forestall.db"
+    # Events kept per customer, the latest by time: older ones are dropped.
+    max_events_per_customer: int = Field(default=DEFAULT_MAX_EVENTS_PER_CUSTOMER, ge=1)
     rules_dir: Path = Path("rules")
     models_dir: Path = Path("models")
     workers: int = Field(default=8, ge=1, le=256)

@@ -52,7 +52,8 @@ class RunningServer:
 
 def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock) -> RunningServer:
     """Load rules and store, and start serving on settings.host:settings.port (0 picks a free port)."""
-    engine = DecisionEngine(open_store(settings.store), LiveRuleSet(settings.rules_dir, clock()))
+    store = open_store(settings.store, settings.max_events_per_customer)
+    engine = DecisionEngine(store, LiveRuleSet(settings.rules_dir, clock()))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
         interceptors=[ErrorInterceptor()],
@@ -74,7 +75,7 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
         address=f"{settings.host}:{port}",
         ruleset_version=engine.rules.current.ruleset.version,
         rules=len(engine.rules.current.ruleset.rules),
-        store=str(settings.store),
+        store=store.location,
     )
     return RunningServer(server, port, engine, health_servicer)
 

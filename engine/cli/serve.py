@@ -11,8 +11,10 @@ from engine.api.server import serve_until_signalled, start_server, wall_clock
 from engine.config import Settings
 from engine.demo import SHOWCASE, population_events, showcase_events
 from engine.logs import configure_logging
+from engine.store import store_file
 
-DEMO_STORE = Path("var/demo.db")
+DEMO_STORE = "var/demo.db"
+STORE_HELP = "a SQLite file, or a redis://host:port/db URL (FORESTALL_STORE, default var/forestall.db)"
 DEMO_POPULATION = 500
 
 
@@ -29,7 +31,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (FORESTALL_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (FORESTALL_PORT, 50051)")
-    parser.add_argument("--store", type=Path, help="SQLite file of the embedded store (FORESTALL_STORE)")
+    parser.add_argument("--store", help=STORE_HELP)
     parser.add_argument("--rules-dir", type=Path, help="the rules folder (FORESTALL_RULES_DIR, default rules)")
     parser.add_argument("--models-dir", type=Path, help="the models folder (FORESTALL_MODELS_DIR, default models)")
     parser.add_argument("--workers", type=int, help="RPC worker threads (FORESTALL_WORKERS, default 8)")
@@ -52,15 +54,18 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     settings = _settings(args, store=DEMO_STORE)
     configure_logging(settings.log_format, settings.log_level, settings.log_key)
-    for leftover in (settings.store, *settings.store.parent.glob(settings.store.name + "-*")):
-        leftover.unlink(missing_ok=True)  # the demo's own file: dates are relative to now, so start afresh
+    path = store_file(settings.store)
+    if path is not None:  # the demo's own file: dates are relative to now, so start afresh
+        for leftover in (path, *path.parent.glob(path.name + "-*")):
+            leftover.unlink(missing_ok=True)
     running = start_server(settings)
     now = wall_clock()
     events = [*showcase_events(now), *population_events(now, DEMO_POPULATION)]
     running.engine.ingest(events)
     print(
         f"\nForestall demo on {settings.host}:{running.port} with {len(events)} events "
-        f"for {DEMO_POPULATION + len(SHOWCASE)} customers (store {settings.store}).\nTry these customers:",
+        f"for {DEMO_POPULATION + len(SHOWCASE)} customers (store {running.engine.store.location}).\n"
+        "Try these customers:",
         file=sys.stderr,
     )
     for customer, story in SHOWCASE.items():

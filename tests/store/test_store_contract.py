@@ -1,9 +1,14 @@
-"""The contract every store implementation keeps; a new store joins `STORES`."""
+"""The contract every store implementation keeps; a new store joins `STORES`.
+
+Redis runs on the shared server at 127.0.0.1:6379, under a key prefix of its own
+per test, deleted afterwards.
+"""
 
 from __future__ import annotations
 
 import random
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -11,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from engine.events import Event, LineItem, Purchase, Review
 from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
+from engine.store.redis import RedisStore
 from engine.store.sqlite import SqliteStore
 from engine.vocabulary import Outcome
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+REDIS_URL = "redis://127.0.0.1:6379/0"
 ACCEPTED, DUPLICATE = IngestCode.ACCEPTED, IngestCode.DUPLICATE
 
 # Opens the store on the same data at each call, with the store's options as keywords.
@@ -29,7 +37,23 @@ def _sqlite(folder: Path) -> Iterator[Opener]:
     yield lambda **options: SqliteStore(folder / "contract.db", **options)
 
 
-STORES: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {"sqlite": _sqlite}
+@contextmanager
+def redis_keyspace() -> Iterator[str]:
+    """A key prefix of a test's own on the shared Redis server; its keys are deleted afterwards."""
+    prefix = f"forestall-test-{uuid.uuid4().hex}"
+    yield prefix
+    with redis.Redis.from_url(REDIS_URL) as client:
+        for key in client.scan_iter(f"{prefix}:*", count=1000):
+            client.delete(key)
+
+
+@contextmanager
+def _redis(folder: Path) -> Iterator[Opener]:
+    with redis_keyspace() as prefix:
+        yield lambda **options: RedisStore(REDIS_URL, key_prefix=prefix, **options)
+
+
+STORES: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {"sqlite": _sqlite, "redis": _redis}
 
 
 @pytest.fixture(params=sorted(STORES))
