@@ -79,11 +79,15 @@ def validation_errors(
                 "invalid-value",
                 f"{where}: `{given}` is not one of {expected}{did_you_mean(given, choices)}",
             )
+        elif kind in ("int_type", "float_type", "int_parsing", "float_parsing"):
+            code, message = "wrong-type", f"{where}: `{error.get('input')}` is not a number"
         elif kind.endswith("_type") or kind in ("condition", "model_type", "union_tag_not_found"):
             code, message = "wrong-type", f"{where}: {error['msg']}"
         else:
             code, message = "invalid-value", f"{where}: {error['msg']}"
-        errors.append(RuleError(file, line, column, code, message))
+        error_here = RuleError(file, line, column, code, message)
+        if error_here not in errors:  # each member of a union reports the same mistake
+            errors.append(error_here)
     return errors
 
 

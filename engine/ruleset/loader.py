@@ -23,9 +23,10 @@ from engine.ruleset.diagnostics import did_you_mean, field_names, validation_err
 from engine.ruleset.limits import AttributeNames, number_problem, rule_set_limits
 from engine.ruleset.schema import COMPARISONS, TEXT_MATCHES, Rule, RuleFile
 from engine.ruleset.source import Located, YamlProblem, load_located
+from engine.ruleset.tables import locate_table
 
 CATALOGUE_FILE = "catalogue.yaml"
-RULE_FILE_PATTERNS = ("*.yaml", "*.yml")
+RULE_FILE_PATTERNS = ("*.yaml", "*.yml", "*.csv")
 MAX_FILE_BYTES = 1_000_000
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 M = TypeVar("M", bound=BaseModel)
@@ -128,7 +129,11 @@ def _read(path: Path, errors: list[RuleError]) -> str | None:
 
 def _locate(path: Path, text: str, errors: list[RuleError]) -> Located | None:
     try:
-        return load_located(text)
+        if path.suffix != ".csv":
+            return load_located(text)
+        located, problems = locate_table(text)
+        errors.extend(RuleError(str(path), p.line, p.column, p.code, p.message) for p in problems)
+        return located
     except YamlProblem as problem:
         errors.append(RuleError(str(path), problem.line, problem.column, problem.code, problem.message))
         return None

@@ -8,9 +8,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from engine.api.generated import admin_pb2
+from engine.ruleset.loader import load_rule_set
+from tests.conftest import RULES
 from tests.helpers import days_ago, decide, ingest, purchase
 
 pytestmark = pytest.mark.e2e
+
+SAMPLE_RULES = len(load_rule_set(RULES).rules)
 
 NEW_RULE = """
   - id: boiler-early-reminder
@@ -35,7 +39,7 @@ def test_status_names_the_rule_set_and_store(admin, decisions):
     status = admin.GetStatus(admin_pb2.GetStatusRequest())
 
     assert len(status.ruleset_version) == 12
-    assert status.rule_count == 11
+    assert status.rule_count == SAMPLE_RULES
     assert status.store == "sqlite"
     assert status.customer_count == 1
     assert status.model_version == ""
@@ -46,7 +50,7 @@ def test_validate_reports_a_valid_folder(admin):
     response = admin.ValidateRules(admin_pb2.ValidateRulesRequest())
 
     assert response.valid
-    assert response.rule_count == 11
+    assert response.rule_count == SAMPLE_RULES
     assert response.ruleset_version == admin.GetStatus(admin_pb2.GetStatusRequest()).ruleset_version
 
 
@@ -79,7 +83,7 @@ def test_an_invalid_change_is_rejected_and_the_old_set_keeps_serving(admin, deci
 
     assert not reload.reloaded and reload.ruleset_version == serving
     [error] = reload.errors
-    assert (error.line, error.column, error.code) == (11, 11, "unknown-operator")
+    assert (error.line, error.column, error.code) == (12, 11, "unknown-operator")
     assert error.file.endswith("maintenance.yaml")
     assert "did you mean `between`?" in error.message
     assert not validate.valid and list(validate.errors) == list(reload.errors)

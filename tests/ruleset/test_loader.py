@@ -48,7 +48,7 @@ def test_the_version_is_a_digest_of_the_content(tmp_path):
         ("mistakes.yaml", 30, 7, "wrong-type", "`consumable.days_until_runout` is a number"),
         ("mistakes.yaml", 32, 7, "unknown-offer", "`ink-refil` is not in the catalogue; did you mean `ink-refill`?"),
         ("mistakes.yaml", 40, 7, "empty-range", "between 30 and 10 matches nothing"),
-        ("replenishment.yaml", 4, 5, "duplicate-id", "`ink-running-out` is defined at"),
+        ("replenishment.yaml", 5, 5, "duplicate-id", "`ink-running-out` is defined at"),
         ("zz_mistakes_catalogue_offer.yaml", 10, 7, "bad-placeholder", "`{asset.name}`, which a rule on consumable"),
     ],
 )
