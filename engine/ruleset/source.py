@@ -82,7 +82,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, positions: dict
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, object] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node)
             line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if not isinstance(key, str):
                 raise YamlProblem(line, column, "wrong-type", f"a key must be text, not {key!r}")
@@ -93,4 +93,12 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, positions: dict
         return mapping
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, index), positions) for index, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node)
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # PyYAML raises a bare ValueError for a date that does not exist: 2026-02-30
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        raise YamlProblem(line, column, "invalid-value", f"`{node.value}` is not a valid date: {exc}") from exc
