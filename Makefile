@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo serve test lint bench protos check-protos
+.PHONY: setup demo serve test lint bench protos check-protos schemas check-schemas
 
 $(VENV)/.installed: pyproject.toml scripts/setup.sh
 	./scripts/setup.sh $(VENV)
@@ -30,3 +30,9 @@ protos: setup  ## regenerate engine/api/generated from protos/
 
 check-protos: setup
 	$(PY) scripts/generate_protos.py --check
+
+schemas: setup  ## regenerate the editor JSON Schemas in rules/schema/ from the rule and catalogue models
+	$(PY) scripts/generate_schemas.py
+
+check-schemas: setup
+	$(PY) scripts/generate_schemas.py --check
