@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from engine.cli import rules_test
 from engine.errors import RuleSetInvalid
 from engine.ruleset.diff import diff_rule_sets, pretty_report
 from engine.ruleset.live import validate_folder
@@ -29,6 +30,7 @@ exit 0 when the folders were compared, changed or not; 1 when either fails to lo
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rules = commands.add_parser("rules", help="work with rule folders")
     sub = rules.add_subparsers(dest="rules_command", required=True)
+    rules_test.register(sub)
     validate = sub.add_parser(
         "validate",
         help="check rule folders; exit 0 valid, 1 errors",
