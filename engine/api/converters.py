@@ -3,6 +3,7 @@ one raises InvalidArgument naming it; nothing past this module sees protobuf."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,10 @@ def _required_id(value: str, field: str) -> str:
     if len(value) > MAX_ID_LENGTH:
         raise InvalidArgument(field, f"is longer than {MAX_ID_LENGTH} characters")
     return value
+
+
+def customer_id_from(value: str) -> str:
+    return _required_id(value, "customer_id")
 
 
 def _context(context: Mapping[str, str]) -> dict[str, str]:
@@ -238,3 +243,7 @@ def rule_error_message(error: RuleError) -> admin_pb2.RuleError:
     return admin_pb2.RuleError(
         file=error.file, line=error.line, column=error.column, code=error.code, message=error.message
     )
+
+
+def export_response(document: Mapping[str, Any]) -> admin_pb2.ExportCustomerResponse:
+    return admin_pb2.ExportCustomerResponse(document_json=json.dumps(document, ensure_ascii=False))

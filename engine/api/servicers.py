@@ -106,3 +106,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             started_at=converters.timestamp_of(self._started_at),
             server_version=self._server_version,
         )
+
+    def ExportCustomer(
+        self, request: admin_pb2.ExportCustomerRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ExportCustomerResponse:
+        document = self._engine.export_customer(converters.customer_id_from(request.customer_id))
+        return converters.export_response(document)
+
+    def ForgetCustomer(
+        self, request: admin_pb2.ForgetCustomerRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ForgetCustomerResponse:
+        erased = self._engine.forget_customer(converters.customer_id_from(request.customer_id))
+        return admin_pb2.ForgetCustomerResponse(records_erased=erased)

@@ -4,6 +4,7 @@ Examples:
   forestall serve --port 50051 --store var/forestall.db --rules-dir rules
   forestall demo                      # sample customers on a fresh embedded store, then serve
   forestall rules validate rules/     # exit 0 when valid, 1 with every error listed
+  forestall customer export c-123     # everything held on a customer, as JSON
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli import rules, serve
+from engine.cli import customer, rules, serve
 from engine.errors import ForestallError
 
 # Each command group registers its own subcommands.
-COMMAND_GROUPS = (serve, rules)
+COMMAND_GROUPS = (serve, rules, customer)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -99,6 +100,18 @@ class DecisionEngine:
         )
         log.info("outcome_recorded", decision_id=report.decision_id, outcome=report.outcome.value)
         return decision.customer_id
+
+    def export_customer(self, customer_id: str) -> dict[str, Any]:
+        """Everything held on a customer (events, decisions, outcomes), for a data-rights request."""
+        document = self.store.export_customer(customer_id)
+        log.info("customer_exported", customer=customer_ref(customer_id))
+        return document
+
+    def forget_customer(self, customer_id: str) -> int:
+        """Erase everything held on a customer; returns the number of records erased."""
+        erased = self.store.forget_customer(customer_id)
+        log.info("customer_forgotten", customer=customer_ref(customer_id), records=erased)
+        return erased
 
     def sweep(self, as_of: datetime, max_actions: int | None = None) -> Iterator[DueAction]:
         """The due outbound actions of every customer as of a moment, through the same path as decide."""

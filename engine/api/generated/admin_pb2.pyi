@@ -83,3 +83,27 @@ class GetStatusResponse(_message.Message):
     started_at: _timestamp_pb2.Timestamp
     server_version: str
     def __init__(self, ruleset_version: _Optional[str] = ..., rule_count: _Optional[int] = ..., ruleset_loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model_version: _Optional[str] = ..., store: _Optional[str] = ..., customer_count: _Optional[int] = ..., rules_dir: _Optional[str] = ..., last_reload_errors: _Optional[_Iterable[_Union[RuleError, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., server_version: _Optional[str] = ...) -> None: ...
+
+class ExportCustomerRequest(_message.Message):
+    __slots__ = ("customer_id",)
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+
+class ExportCustomerResponse(_message.Message):
+    __slots__ = ("document_json",)
+    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    document_json: str
+    def __init__(self, document_json: _Optional[str] = ...) -> None: ...
+
+class ForgetCustomerRequest(_message.Message):
+    __slots__ = ("customer_id",)
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+
+class ForgetCustomerResponse(_message.Message):
+    __slots__ = ("records_erased",)
+    RECORDS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    records_erased: int
+    def __init__(self, records_erased: _Optional[int] = ...) -> None: ...

@@ -51,6 +51,16 @@ class AdminServiceStub:
                 request_serializer=forestall_dot_v1_dot_admin__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=forestall_dot_v1_dot_admin__pb2.GetStatusResponse.FromString,
                 _registered_method=True)
+        self.ExportCustomer = channel.unary_unary(
+                '/forestall.v1.AdminService/ExportCustomer',
+                request_serializer=forestall_dot_v1_dot_admin__pb2.ExportCustomerRequest.SerializeToString,
+                response_deserializer=forestall_dot_v1_dot_admin__pb2.ExportCustomerResponse.FromString,
+                _registered_method=True)
+        self.ForgetCustomer = channel.unary_unary(
+                '/forestall.v1.AdminService/ForgetCustomer',
+                request_serializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerRequest.SerializeToString,
+                response_deserializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -78,6 +88,21 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportCustomer(self, request, context):
+        """ExportCustomer returns everything held on one customer: events, decisions
+        and their outcomes. An unknown customer has an empty export.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgetCustomer(self, request, context):
+        """ForgetCustomer erases everything held on one customer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +120,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=forestall_dot_v1_dot_admin__pb2.GetStatusRequest.FromString,
                     response_serializer=forestall_dot_v1_dot_admin__pb2.GetStatusResponse.SerializeToString,
+            ),
+            'ExportCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCustomer,
+                    request_deserializer=forestall_dot_v1_dot_admin__pb2.ExportCustomerRequest.FromString,
+                    response_serializer=forestall_dot_v1_dot_admin__pb2.ExportCustomerResponse.SerializeToString,
+            ),
+            'ForgetCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetCustomer,
+                    request_deserializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerRequest.FromString,
+                    response_serializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +214,60 @@ class AdminService:
             '/forestall.v1.AdminService/GetStatus',
             forestall_dot_v1_dot_admin__pb2.GetStatusRequest.SerializeToString,
             forestall_dot_v1_dot_admin__pb2.GetStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forestall.v1.AdminService/ExportCustomer',
+            forestall_dot_v1_dot_admin__pb2.ExportCustomerRequest.SerializeToString,
+            forestall_dot_v1_dot_admin__pb2.ExportCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forestall.v1.AdminService/ForgetCustomer',
+            forestall_dot_v1_dot_admin__pb2.ForgetCustomerRequest.SerializeToString,
+            forestall_dot_v1_dot_admin__pb2.ForgetCustomerResponse.FromString,
             options,
             channel_credentials,
             insecure,
