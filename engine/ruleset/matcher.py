@@ -162,7 +162,8 @@ class Matcher:
                         result.failed_fact_ids.append(str(fact.get("id")))
                         log.error("rule_matching_failed", fact_id=fact.get("id"), error=str(exc))
                         stored.append(text)  # it may be stored: retract it to be sure
-                result.matches = list(self._fired)
+                # A fact that satisfies two branches of an `any` fires the rule once per branch.
+                result.matches = list(dict.fromkeys(self._fired))
             finally:
                 for text in stored:
                     self._retract(text)

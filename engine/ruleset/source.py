@@ -56,7 +56,10 @@ class YamlProblem(Exception):
 
 def load_located(text: str) -> Located:
     """Parse one YAML document with positions; raises YamlProblem on bad syntax or duplicate keys."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable(text, exc) from exc
     try:
         root = loader.get_single_node()
         located = Located(None)
@@ -69,10 +72,18 @@ def load_located(text: str) -> Located:
         if exc.context and exc.context_mark and exc.problem:
             message += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
         raise YamlProblem(line, column, "yaml-syntax", message) from exc
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable(text, exc) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(1, 1, "yaml-syntax", str(exc)) from exc
     finally:
         loader.dispose()
+
+
+def _unreadable(text: str, exc: yaml.reader.ReaderError) -> YamlProblem:
+    before = text[: exc.position]
+    line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+    return YamlProblem(line, column, "yaml-syntax", f"character {exc.character!r} is not allowed in a YAML file")
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, positions: dict[Path, tuple[int, int]]) -> object:

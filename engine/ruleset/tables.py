@@ -38,7 +38,10 @@ _NUMERIC_ACTION_COLUMNS = ("value", "priority", "valid_for_days")
 def locate_table(text: str) -> tuple[Located, list[YamlProblem]]:
     """Parse a decision table into rule-file data with the row and column of every cell,
     and the problems of its header (a column in error is left out of every row)."""
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise YamlProblem(1, 1, "csv-syntax", f"the table cannot be read as CSV: {exc}") from exc
     if not rows:
         raise YamlProblem(1, 1, "empty-table", "the table has no header row")
     header = [cell.strip() for cell in rows[0]]

@@ -178,3 +178,14 @@ def test_concurrent_callers_each_get_their_own_matches():
         thread.join()
 
     assert failures == []
+
+
+def test_a_fact_satisfying_two_branches_of_an_any_matches_once():
+    # durable-rules fires once per satisfied branch; found by the differential test
+    matcher = _matcher(
+        _rule(
+            "either", {"any": [{"fact": "asset.category", "equals": "tv"}, {"fact": "asset.age_days", "at_least": 1}]}
+        )
+    )
+
+    assert matcher.match([_asset("a1", category="tv", age_days=5)]).matches == [Match("either", ("a1",))]
