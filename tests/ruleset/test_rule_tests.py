@@ -26,6 +26,26 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*FORESTALL, "rules", "test", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
+def test_the_sample_tests_pass():
+    result = _run("rules")
+
+    lines = result.stdout.splitlines()
+    count = len(load_rule_tests(RULES / "tests", load_rule_set(RULES)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lines[-2:] == [SEPARATOR, f"{count} passed, 0 failed"]
+    assert len(lines) == count + 2
+    assert all(line.startswith("PASS rules/tests/") for line in lines[:-2])
+    assert result.stderr == ""
+
+
+def test_every_sample_rule_has_a_test_that_expects_it_and_one_that_does_not():
+    tests = [test.spec for test in load_rule_tests(RULES / "tests", load_rule_set(RULES))]
+
+    for rule in load_rule_set(RULES).rules:
+        assert any(rule.rule.id in spec.expect for spec in tests), rule.rule.id
+        assert any(rule.rule.id in spec.expect_not for spec in tests), rule.rule.id
+
+
 def test_wrong_expectations_fail_with_exit_2_and_explain_themselves():
     result = _run("rules", "--tests", FAILING)
 
@@ -167,6 +187,21 @@ def test_a_missing_tests_folder_exits_1(tmp_path):
     assert (
         result.stdout == f"1 error occurred:\n{tmp_path / 'nowhere'}:1:1: no-folder: the tests folder does not exist\n"
     )
+
+
+def test_run_keeps_only_the_tests_whose_name_contains_it():
+    result = _run("rules", "--run", "boiler")
+
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        "PASS rules/tests/maintenance.yaml:5: a boiler bought 350 days ago is due for its service",
+        "PASS rules/tests/maintenance.yaml:14: a boiler bought 100 days ago is not due yet",
+        "PASS rules/tests/maintenance.yaml:20: a boiler overdue by 50 days is still reminded",
+        "PASS rules/tests/maintenance.yaml:26: a boiler overdue by 70 days is left alone",
+        "PASS rules/tests/maintenance.yaml:32: a service visit resets the boiler's clock",
+        SEPARATOR,
+        "5 passed, 0 failed",
+    ]
 
 
 def test_run_that_matches_no_test_exits_1_as_nothing_was_tested():
