@@ -1,15 +1,20 @@
-"""The JSON Schemas editors use to complete and check rule and catalogue files.
+"""The rule file format as editors and readers see it.
 
-The files in rules/schema/ are what scripts/generate_schemas.py makes from the models;
-they accept every sample file and reject the mistakes an editor should underline.
+The JSON Schemas in rules/schema/ are what scripts/generate_schemas.py makes from the
+models; they accept every sample file and reject the mistakes an editor should
+underline. The guide, rules/README.md, lists the real facts and error codes, and its
+examples load.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +22,16 @@ import jsonschema
 import pytest
 import yaml
 
-from engine.features.fields import FIELDS
+from engine.catalogue import Catalogue
+from engine.errors import RuleSetInvalid
+from engine.features.fields import FIELDS, OPEN_PREFIXES
+from engine.ruleset.loader import load_rule_set
+from engine.ruleset.schema import OPERATORS, Rule, RuleFile
+from engine.vocabulary import Family
 from tests.conftest import REPO, RULES
 
 SCHEMAS = RULES / "schema"
+README = RULES / "README.md"
 SAMPLE_FILES = sorted(RULES.glob("*.yaml"))
 
 
@@ -197,3 +208,105 @@ def test_the_catalogue_schema_rejects_an_unknown_kind_and_a_missing_category():
         ("products/0", "required"),
         ("products/1", "additionalProperties"),
     }
+
+
+# ---- rules/README.md -------------------------------------------------------------------------
+
+EXAMPLE_RULE = {
+    "id": "readme-example",
+    "description": "an example of rules/README.md",
+    "family": "replenishment",
+    "then": {"offer": "car-seat-offer", "value": 1, "channels": ["email"]},
+}
+SAMPLE_RULES = {
+    rule.id: rule
+    for path in SAMPLE_FILES
+    if path.name != "catalogue.yaml"
+    for rule in RuleFile.model_validate(yaml.safe_load(path.read_text())).rules
+}
+
+
+def _yaml_examples() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def _whole_rules() -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for text in _yaml_examples():
+        data = yaml.safe_load(text)
+        rules += data if isinstance(data, list) else data.get("rules", [])
+    return rules
+
+
+def _conditions() -> list[str]:
+    """The `when` parts shown, each as a `when:` block: blocks, and the one-line conditions of the operator table."""
+    blocks = [text for text in _yaml_examples() if text.startswith(("when:", "# wrong"))]
+    conditions = [text for text in _yaml_examples() if text.startswith("fact:")]
+    inline = re.findall(r"`(\{fact: .*?\})`", README.read_text())
+    return [*blocks, *(f"when:\n{textwrap.indent(text, '  ')}" for text in conditions), *(f"when: {i}" for i in inline)]
+
+
+def _load_with_rule(folder: Path, when: object) -> None:
+    (folder / "zz_readme_example.yaml").write_text(yaml.safe_dump({"rules": [{**EXAMPLE_RULE, "when": when}]}))
+    load_rule_set(folder)
+
+
+def test_the_fact_tables_list_every_fact_with_its_type_and_definition():
+    rows = re.findall(r"^\| `([a-z_.<>]+)` \| (number|text) \| (.+) \|$", README.read_text(), flags=re.M)
+
+    documented = {re.sub(r"<\w+>$", "", name): (kind, definition) for name, kind, definition in rows}
+
+    assert len(documented) == len(rows)
+    assert documented == {**{name: (spec.type, spec.definition) for name, spec in FIELDS.items()}, **OPEN_PREFIXES}
+
+
+def test_every_error_code_listed_is_one_the_engine_reports():
+    table = README.read_text().split("| code | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = {code for row in table.splitlines()[2:] for code in re.findall(r"`([a-z-]+)`", row.split(" | ")[0])}
+    texts = {
+        node.value
+        for path in (REPO / "engine").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+    assert len(listed) > 20
+    assert listed <= texts
+
+
+def test_every_whole_rule_shown_is_a_sample_rule_as_written():
+    shown = [Rule.model_validate(rule) for rule in _whole_rules()]
+
+    assert shown
+    assert [SAMPLE_RULES.get(rule.id) for rule in shown] == shown
+
+
+def test_the_worked_examples_cover_every_family():
+    assert {Rule.model_validate(rule).family for rule in _whole_rules()} == set(Family)
+
+
+def test_the_catalogue_example_is_taken_from_the_catalogue():
+    [shown] = [yaml.safe_load(text) for text in _yaml_examples() if text.startswith("products:")]
+    sample = Catalogue.model_validate(yaml.safe_load((RULES / "catalogue.yaml").read_text()))
+
+    for key, entries in Catalogue.model_validate(shown):
+        assert entries and set(entries) <= set(getattr(sample, key))
+
+
+def test_the_operator_table_has_an_example_of_every_operator():
+    inline = [yaml.safe_load(text)["when"] for text in _conditions() if text.startswith("when: {")]
+
+    assert {next(key for key in condition if key != "fact") for condition in inline} == set(OPERATORS)
+
+
+@pytest.mark.parametrize("text", _conditions(), ids=lambda text: text.splitlines()[0][:60])
+def test_every_condition_shown_loads_with_the_sample_rules_unless_marked_wrong(rules_dir, text):
+    when = yaml.safe_load(text)["when"]
+    wrong = re.match(r"# wrong: .* \(([a-z-]+)\)\n", text)
+
+    if wrong:
+        with pytest.raises(RuleSetInvalid) as refused:
+            _load_with_rule(rules_dir, when)
+        assert [e.code for e in refused.value.errors] == [wrong.group(1)]
+    else:
+        _load_with_rule(rules_dir, when)
