@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     # Events kept per customer, the latest by time: older ones are dropped.
     max_events_per_customer: int = Field(default=DEFAULT_MAX_EVENTS_PER_CUSTOMER, ge=1)
     rules_dir: Path = Path("rules")
+    # How often the rules folder is checked for a change to load; 0 turns watching off.
+    rules_poll_seconds: float = Field(default=1.0, ge=0)
+    # How long a changed rule set may take to compile in its throwaway process.
+    rules_probe_timeout: float = Field(default=30.0, gt=0)
     models_dir: Path = Path("models")
     workers: int = Field(default=8, ge=1, le=256)
     # Seconds in-flight calls get to finish on SIGTERM.

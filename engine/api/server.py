@@ -6,7 +6,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
@@ -21,6 +21,7 @@ from engine.api.servicers import AdminServicer, DecisionServicer
 from engine.config import Settings
 from engine.decision.engine import DecisionEngine
 from engine.ruleset.live import LiveRuleSet
+from engine.ruleset.probe import start_fork_server
 from engine.store import open_store
 
 log = structlog.get_logger(__name__)
@@ -42,8 +43,13 @@ class RunningServer:
     port: int
     engine: DecisionEngine
     health: health.HealthServicer
+    stopping: threading.Event = field(default_factory=threading.Event)
+    watcher: threading.Thread | None = None
 
     def stop(self, grace: float) -> None:
+        self.stopping.set()
+        if self.watcher is not None:
+            self.watcher.join()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.engine.rules.close()
@@ -53,7 +59,7 @@ class RunningServer:
 def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock) -> RunningServer:
     """Load rules and store, and start serving on settings.host:settings.port (0 picks a free port)."""
     store = open_store(settings.store, settings.max_events_per_customer)
-    engine = DecisionEngine(store, LiveRuleSet(settings.rules_dir, clock()))
+    engine = DecisionEngine(store, LiveRuleSet(settings.rules_dir, clock(), settings.rules_probe_timeout))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
         interceptors=[ErrorInterceptor()],
@@ -77,7 +83,17 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
         rules=len(engine.rules.current.ruleset.rules),
         store=store.location,
     )
-    return RunningServer(server, port, engine, health_servicer)
+    running = RunningServer(server, port, engine, health_servicer)
+    if settings.rules_poll_seconds > 0:
+        start_fork_server()
+        running.watcher = threading.Thread(
+            target=engine.rules.watch,
+            args=(clock, running.stopping, settings.rules_poll_seconds),
+            name="rules-watcher",
+            daemon=True,
+        )
+        running.watcher.start()
+    return running
 
 
 def serve_until_signalled(running: RunningServer, grace: float) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import RuleError, RuleSetInvalid
 from engine.ruleset.live import LiveRuleSet
-from engine.ruleset.probe import probe_folder
+from engine.ruleset.probe import probe_folder, run_in_child
 from tests.conftest import DATA, RULES
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -56,38 +59,44 @@ def test_a_broken_change_is_rejected_and_the_old_set_stays(live, rules_dir):
     assert live.last_reload_errors == result.errors
 
 
-def _stand_in_interpreter(tmp_path: Path, body: str) -> str:
-    """An 'interpreter' for the probe's child process that misbehaves as durable-rules' C core can."""
-    script = tmp_path / "python"
-    script.write_text(f"#!/bin/sh\n{body}\n")
-    script.chmod(0o755)
-    return str(script)
+def _crash(folder: Path) -> dict[str, object]:
+    os.kill(os.getpid(), signal.SIGSEGV)  # as durable-rules' C core does on some rule sets
+    return {}
 
 
-def test_a_crash_while_compiling_is_a_rejected_change(live, rules_dir, tmp_path, monkeypatch):
-    serving = live.current
-    _change_value(rules_dir)
-    monkeypatch.setattr("sys.executable", _stand_in_interpreter(tmp_path, "kill -SEGV $$"))
+def _hang(folder: Path) -> dict[str, object]:
+    time.sleep(60)
+    return {}
 
-    result = live.reload(NOW)
 
-    assert not result.reloaded
-    [error] = result.errors
+def test_a_crash_while_compiling_is_reported_with_its_signal(rules_dir):
+    with pytest.raises(RuleSetInvalid) as raised:
+        run_in_child(_crash, rules_dir, timeout=30)
+
+    [error] = raised.value.errors
     assert (error.code, error.message) == ("engine-crashed", "compiling the rules crashed the rule engine (signal 11)")
-    assert live.current is serving
 
 
-def test_a_hang_while_compiling_is_a_rejected_change(live, rules_dir, tmp_path, monkeypatch):
-    _change_value(rules_dir)
-    monkeypatch.setattr("sys.executable", _stand_in_interpreter(tmp_path, "exec sleep 60"))
-    live.probe_timeout = 0.5
-
+def test_a_hang_while_compiling_is_cut_short(rules_dir):
     started = time.monotonic()
-    result = live.reload(NOW)
+    with pytest.raises(RuleSetInvalid) as raised:
+        run_in_child(_hang, rules_dir, timeout=0.5)
 
     assert time.monotonic() - started < 5
-    assert [e.code for e in result.errors] == ["engine-hung"]
+    assert [e.code for e in raised.value.errors] == ["engine-hung"]
+
+
+def test_a_rejected_probe_leaves_the_old_set_serving(live, rules_dir, monkeypatch):
+    serving = live.current
+    _change_value(rules_dir)
+    refusal = RuleSetInvalid([RuleError(str(rules_dir), 1, 1, "engine-crashed", "crashed")])
+    monkeypatch.setattr("engine.ruleset.live.probe_folder", lambda *_: (_ for _ in ()).throw(refusal))
+
+    result = live.reload(NOW)
+
     assert not result.reloaded
+    assert [e.code for e in result.errors] == ["engine-crashed"]
+    assert live.current is serving
 
 
 def test_the_probe_compiles_the_sample_rules_to_the_version_loaded_here():
