@@ -127,7 +127,11 @@ def events_from_json(bodies: Iterable[str]) -> tuple[Event, ...]:
 
 
 class Store(ABC):
-    """Customer state, decisions and outcomes. Writes are durable when they return."""
+    """Customer state, decisions and outcomes.
+
+    Events, outcomes and erasures are durable when the call returns. Decisions are a
+    log a store may write behind the request; they are readable as soon as they are saved.
+    """
 
     #: Short name reported by GetStatus, e.g. "sqlite".
     kind: str
