@@ -75,7 +75,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 valid=False, errors=[converters.rule_error_message(e) for e in exc.errors]
             )
         return admin_pb2.ValidateRulesResponse(
-            valid=True, ruleset_version=ruleset.version, rule_count=len(ruleset.rules)
+            valid=True,
+            ruleset_version=ruleset.version,
+            rule_count=len(ruleset.rules),
+            warnings=[converters.rule_error_message(w) for w in ruleset.warnings],
         )
 
     def ReloadRules(

@@ -63,10 +63,20 @@ def _validate(args: argparse.Namespace) -> int:
             if args.format == "pretty":
                 print(exc)
             continue
+        warnings = [w.__dict__ for w in ruleset.warnings]
         results.append(
-            {"path": str(folder), "valid": True, "version": ruleset.version, "rules": len(ruleset.rules), "errors": []}
+            {
+                "path": str(folder),
+                "valid": True,
+                "version": ruleset.version,
+                "rules": len(ruleset.rules),
+                "errors": [],
+                "warnings": warnings,
+            }
         )
         if args.format == "pretty":
+            for warning in ruleset.warnings:
+                print(f"warning: {warning}")
             print(f"{folder}: {len(ruleset.rules)} rules, valid (version {ruleset.version})")
     if args.format == "json":
         print(json.dumps(results, indent=2))

@@ -61,7 +61,7 @@ def propose(
             (m.fact_ids[0], _action(ruleset.by_id[m.rule_id], ruleset, _joined(m, facts), m.fact_ids[0], request))
             for m in matches
         ),
-        key=lambda candidate: (-candidate[1].score, candidate[1].action_id),
+        key=lambda candidate: (-candidate[1].score, candidate[1].reason.rule_id, candidate[1].action_id),
     )
     kept: dict[tuple[str, str], Action] = {}
     for subject_fact, action in candidates:

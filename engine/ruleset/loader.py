@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from engine.catalogue import Catalogue
 from engine.errors import RuleError, RuleSetInvalid
 from engine.features.fields import FIELDS, KNOWN_ATTRIBUTES, field_spec, subject_of
+from engine.ruleset.analysis import never_matches, shadowed
 from engine.ruleset.compiler import CompiledRule, RuleShapeError, compile_rule, conditions_with_paths
 from engine.ruleset.diagnostics import did_you_mean, field_names, validation_errors
 from engine.ruleset.limits import AttributeNames, number_problem, rule_set_limits
@@ -40,6 +41,8 @@ class RuleSet:
     rules: tuple[CompiledRule, ...]
     catalogue: Catalogue
 
+    # Problems that do not stop the rules from loading (a shadowed rule).
+    warnings: tuple[RuleError, ...] = ()
     by_id: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
     # The subjects some rule reads: facts about any other subject need not be derived.
     subjects: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -97,7 +100,16 @@ def load_rule_set(folder: Path) -> RuleSet:
     errors.extend(rule_set_limits(compiled))
     if errors:
         raise RuleSetInvalid(errors)
-    return RuleSet(_digest(texts), tuple(compiled), catalogue)
+    return RuleSet(_digest(texts), tuple(compiled), catalogue, tuple(_shadowing_warnings(compiled)))
+
+
+def _shadowing_warnings(rules: list[CompiledRule]) -> Iterator[RuleError]:
+    for rule, by in shadowed(rules):
+        message = (
+            f"rule `{rule.rule.id}` never shows: `{by.rule.id}` ({Path(by.file).name}:{by.line}) matches whenever it"
+            f" does and proposes the same offer `{rule.rule.then.offer}`, ranked at least as high"
+        )
+        yield RuleError(rule.file, rule.line, 1, "shadowed", message)
 
 
 def folder_version(folder: Path) -> str:
@@ -227,6 +239,10 @@ def _check_rule(
         compiled = compile_rule(rule, file, located.position((*at, "id"))[0])
     except RuleShapeError as problem:
         error(problem.path, problem.code, problem.message)
+        return None
+    contradiction = never_matches(compiled)
+    if contradiction:
+        error(("when",), "never-matches", f"rule `{rule.id}` can never match: {contradiction}")
         return None
     for name in PLACEHOLDER.findall(offer.template):
         if field_spec(name) is None:

@@ -29,16 +29,18 @@ class ValidateRulesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ValidateRulesResponse(_message.Message):
-    __slots__ = ("valid", "ruleset_version", "rule_count", "errors")
+    __slots__ = ("valid", "ruleset_version", "rule_count", "errors", "warnings")
     VALID_FIELD_NUMBER: _ClassVar[int]
     RULESET_VERSION_FIELD_NUMBER: _ClassVar[int]
     RULE_COUNT_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     ruleset_version: str
     rule_count: int
     errors: _containers.RepeatedCompositeFieldContainer[RuleError]
-    def __init__(self, valid: _Optional[bool] = ..., ruleset_version: _Optional[str] = ..., rule_count: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[RuleError, _Mapping]]] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[RuleError]
+    def __init__(self, valid: _Optional[bool] = ..., ruleset_version: _Optional[str] = ..., rule_count: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[RuleError, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[RuleError, _Mapping]]] = ...) -> None: ...
 
 class ReloadRulesRequest(_message.Message):
     __slots__ = ()
