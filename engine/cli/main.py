@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli import customer, rules, serve
+from engine.cli import customer, importer, rules, serve
 from engine.errors import ForestallError
 
 # Each command group registers its own subcommands.
-COMMAND_GROUPS = (serve, rules, customer)
+COMMAND_GROUPS = (serve, rules, customer, importer)
 
 
 def build_parser() -> argparse.ArgumentParser:
