@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo serve test lint bench protos check-protos schemas check-schemas
+.PHONY: setup demo serve test lint bench bench-rules protos check-protos schemas check-schemas
 
 $(VENV)/.installed: pyproject.toml scripts/setup.sh
 	./scripts/setup.sh $(VENV)
@@ -24,6 +24,9 @@ lint: setup  ## ruff, as CI runs it
 
 bench: setup  ## Decide through a real server against a no-op server
 	$(PY) bench/decide.py
+
+bench-rules: setup  ## Decide with 10, 100 and 1,000 rules
+	$(PY) bench/rules_scaling.py
 
 protos: setup  ## regenerate engine/api/generated from protos/
 	$(PY) scripts/generate_protos.py

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.features.fields import subject_of
+from engine.ruleset.evaluate import holds
 from engine.ruleset.schema import TEXT_MATCHES, AllOf, Condition, Node, NotOf, Rule
 
 Definition = dict[str, Any]
@@ -73,15 +74,32 @@ def compile_rule(rule: Rule, file: str, line: int) -> CompiledRule:
     conditions = conditions_with_paths(rule.when)
     _check_text_matches(conditions)
     fields = tuple(dict.fromkeys(c.fact for c, _ in conditions))
-    categories = tuple(
-        dict.fromkeys(
-            value
-            for c, path in conditions
-            if c.fact == "category.name" and "not" not in path and c.operator in ("equals", "in")
-            for value in (c.operand if isinstance(c.operand, list) else [c.operand])
-        )
+    return CompiledRule(rule, subjects, fields, _unbought_categories(groups, conditions), {"all": patterns}, file, line)
+
+
+def _unbought_categories(
+    groups: dict[str, list[tuple[Node, Path]]], conditions: list[tuple[Condition, Path]]
+) -> tuple[str, ...]:
+    """The categories the rule names that it can match for a customer who never bought in them
+    ("has not bought ink"): their facts must be derived for everyone. A rule that needs a
+    purchase in the category (most do) adds nothing, so the cost of a decision does not
+    grow with the number of categories rules name."""
+    named = dict.fromkeys(
+        value
+        for c, path in conditions
+        if c.fact == "category.name" and "not" not in path and c.operator in ("equals", "in")
+        for value in (c.operand if isinstance(c.operand, list) else [c.operand])
     )
-    return CompiledRule(rule, subjects, fields, categories, {"all": patterns}, file, line)
+    own = [node for node, _ in groups.get("category", []) if _reads_only(node, "category")]
+    return tuple(name for name in named if all(holds(node, _unbought(name)) is True for node in own))
+
+
+def _unbought(category: str) -> dict[str, object]:
+    return {"category": {"name": category, "purchase_count": 0, "quantity": 0, "total_spent": 0.0}}
+
+
+def _reads_only(node: Node, prefix: str) -> bool:
+    return all(c.fact.startswith(prefix + ".") for c, _ in conditions_with_paths(node))
 
 
 def _subjects(node: Node) -> set[str]:
