@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
@@ -30,7 +30,19 @@ class Product(_Entry):
     category: Slug
     kind: Literal["asset", "consumable", "item"] = "item"
     service_interval_days: Annotated[int, Field(gt=0, le=36500)] | None = None
+    # Due by usage too: after this much counted on the asset's meter (run hours, copies) since its last service.
+    service_interval_usage: Annotated[float, Field(gt=0, le=1e12)] | None = None
+    # The meter usage readings must name to count; readings that name none count too.
+    meter: Annotated[str, Field(max_length=64)] = ""
     consumption_period_days: Annotated[int, Field(gt=0, le=3650)] | None = None
+
+    @model_validator(mode="after")
+    def _usage_interval_is_for_assets(self) -> Product:
+        if self.service_interval_usage is not None and self.kind != "asset":
+            raise ValueError("service_interval_usage is for assets only (kind: asset)")
+        if self.meter and self.service_interval_usage is None:
+            raise ValueError("meter names the counter of service_interval_usage: set service_interval_usage too")
+        return self
 
 
 class FollowOn(_Entry):

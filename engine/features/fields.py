@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.vocabulary import Channel
+
 FieldType = Literal["number", "text"]
 
 SUBJECTS = ("customer", "asset", "consumable", "category", "follow_on")
@@ -34,9 +36,71 @@ _SPECS = [
     FieldSpec("customer.purchase_count", "number", "purchases made up to the decision time"),
     FieldSpec("customer.total_spent", "number", "sum of quantity x unit price over all purchases"),
     FieldSpec("customer.days_since_last_purchase", "number", "days since the latest purchase; absent if none"),
-    FieldSpec("customer.open_complaints", "number", "complaints opened and not yet resolved"),
-    FieldSpec("customer.first_name", "text", "first name from the latest profile update"),
-    FieldSpec("customer.language", "text", "language from the latest profile update"),
+    FieldSpec(
+        "customer.purchases_last_365_days", "number", "purchases in the 365 days up to the decision time; 0 if none"
+    ),
+    FieldSpec(
+        "customer.spent_last_365_days",
+        "number",
+        "quantity x unit price over the purchases in the 365 days up to the decision time; 0 if none",
+    ),
+    FieldSpec(
+        "customer.average_purchase_value", "number", "total_spent divided by purchase_count; absent if no purchase"
+    ),
+    FieldSpec("customer.review_count", "number", "reviews written up to the decision time"),
+    FieldSpec("customer.average_rating", "number", "mean rating (1 to 5) of all reviews; absent if none"),
+    FieldSpec("customer.last_rating", "number", "rating of the latest review; absent if none"),
+    FieldSpec("customer.days_since_last_review", "number", "days since the latest review; absent if none"),
+    FieldSpec(
+        "customer.negative_reviews_last_90_days",
+        "number",
+        "reviews rated 1 or 2 in the 90 days up to the decision time",
+    ),
+    FieldSpec(
+        "customer.open_complaints", "number", "complaints whose latest state is opened (opened and not yet resolved)"
+    ),
+    FieldSpec(
+        "customer.complaints_last_90_days",
+        "number",
+        "complaints opened in the 90 days up to the decision time, each complaint id once",
+    ),
+    FieldSpec("customer.days_since_last_complaint", "number", "days since a complaint was last opened; absent if none"),
+    FieldSpec("customer.delayed_orders", "number", "orders whose latest status is delayed"),
+    FieldSpec(
+        "customer.days_since_last_delivery",
+        "number",
+        "days since the latest order status delivered; absent if none",
+    ),
+    FieldSpec(
+        "customer.contacts_last_30_days",
+        "number",
+        "contacts in the 30 days up to the decision time: actions with an outcome (delivered, opened...), "
+        "each dated by its first outcome; an outcome naming no action counts as one contact",
+    ),
+    *(
+        FieldSpec(
+            f"customer.{channel}_response_rate",
+            "number",
+            f"share of the {channel} contacts (first outcome in the 365 days up to the decision time) "
+            "that were accepted or converted; absent if none",
+        )
+        for channel in Channel
+    ),
+    FieldSpec("customer.first_name", "text", "first name from the latest profile update that gives one"),
+    FieldSpec("customer.language", "text", "language from the latest profile update that gives one"),
+    FieldSpec(
+        "customer.time_zone", "text", "time zone (e.g. Europe/Paris) from the latest profile update that gives one"
+    ),
+    FieldSpec("customer.preferred_channel", "text", "preferred channel from the latest profile update that gives one"),
+    *(
+        FieldSpec(
+            f"customer.{channel}_consent",
+            "number",
+            f"consent to contact by {channel}: 1 granted, 0 withdrawn, by the latest profile update that says; "
+            "absent if none says",
+        )
+        for channel in Channel
+    ),
     FieldSpec("event.kind", "text", "the latest event's type: purchase, review, complaint, order_status..."),
     FieldSpec("event.days_ago", "number", "days since the latest event"),
     FieldSpec("event.product_id", "text", "product the latest event is about, if any"),
@@ -55,10 +119,24 @@ _SPECS = [
     FieldSpec("asset.service_count", "number", "service visits recorded for the asset since it was bought"),
     FieldSpec("asset.days_since_service", "number", "days since the last service visit, or since purchase if none"),
     FieldSpec(
+        "asset.usage_since_service",
+        "number",
+        "usage counted on the asset's meter readings from the last service (the latest reading by then, "
+        "else the first reading) to the latest reading; a counter that goes down was reset; absent if no reading",
+    ),
+    FieldSpec(
+        "asset.usage_per_day",
+        "number",
+        "usage counted from the first to the latest reading, per day between them; absent if fewer than two days",
+    ),
+    FieldSpec(
         "asset.days_until_service",
         "number",
-        "service interval minus days since service; negative when overdue; absent if no interval",
+        "the earlier of the time due (service interval minus days since service) and the usage due "
+        "((usage interval minus usage since service) / usage per day minus days since the latest reading); "
+        "negative when overdue; absent if neither applies",
     ),
+    FieldSpec("asset.due_by", "text", "'time' or 'usage': which due date days_until_service is; absent with it"),
     FieldSpec("consumable.product_id", "text", "catalogue product id of the consumable"),
     FieldSpec("consumable.name", "text", "catalogue name of the product"),
     FieldSpec("consumable.category", "text", "product category, from the line item or the catalogue"),
@@ -83,6 +161,16 @@ _SPECS = [
     FieldSpec("category.total_spent", "number", "quantity x unit price over the category's purchases"),
     FieldSpec(
         "category.days_since_last_purchase", "number", "days since the latest purchase in the category; absent if none"
+    ),
+    FieldSpec(
+        "category.purchases_last_365_days",
+        "number",
+        "purchases in the category in the 365 days up to the decision time; 0 if none",
+    ),
+    FieldSpec(
+        "category.spent_last_365_days",
+        "number",
+        "quantity x unit price over the category's purchases in the 365 days up to the decision time; 0 if none",
     ),
     FieldSpec("follow_on.after_category", "text", "the category bought first (catalogue follow-on `after`)"),
     FieldSpec("follow_on.then_category", "text", "the category that typically follows (catalogue `then`)"),

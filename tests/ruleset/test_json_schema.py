@@ -252,7 +252,7 @@ def _load_with_rule(folder: Path, when: object) -> None:
 
 
 def test_the_fact_tables_list_every_fact_with_its_type_and_definition():
-    rows = re.findall(r"^\| `([a-z_.<>]+)` \| (number|text) \| (.+) \|$", README.read_text(), flags=re.M)
+    rows = re.findall(r"^\| `([a-z0-9_.<>]+)` \| (number|text) \| (.+) \|$", README.read_text(), flags=re.M)
 
     documented = {re.sub(r"<\w+>$", "", name): (kind, definition) for name, kind, definition in rows}
 
