@@ -78,9 +78,9 @@ _PURCHASE_COLUMNS = ("order_id", "store", "channel", "currency")
 _SHARED_COLUMNS = ("occurred_at", *_PURCHASE_COLUMNS)
 _KEY_COLUMNS = ("customer_id", "event_id", "order_id")
 
-# Each store call is a durable commit: 5,000 purchases a call imported a million rows
-# 40% faster than 1,000 (bench/import_history.py); a server writing to the same
-# store waits for at most one such call.
+# Each store call is a durable commit: 5,000 purchases a call took the import of
+# bench/import_history.py's million rows from 102 s to 84 s against 1,000; a
+# server writing to the same store waits for at most one such call.
 BATCH_SIZE = 5000
 KEPT_REJECTIONS = 100
 SCAN_PROGRESS_ROWS = 50_000

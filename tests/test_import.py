@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -271,6 +272,16 @@ def test_the_command_lists_rejected_rows_writes_them_all_and_exits_2(tmp_path, c
     assert (rows[0]["order_id"], rows[0]["unit_price"]) == ("B-2", "17.50")
 
 
+def test_rejected_json_lines_are_written_as_json_lines(tmp_path):
+    rejects = tmp_path / "rejects.jsonl"
+
+    main(["import", str(IMPORT / "bad_rows.jsonl"), "--store", str(tmp_path / "s.db"), "--rejects", str(rejects)])
+
+    written = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["line"], r["row"].get("order_id")) for r in written] == [(3, None), (4, None), (5, "J-4")]
+    assert written[2]["reason"] == "customer_id: expected text or a number"
+
+
 def test_the_command_reads_times_without_a_zone_in_the_zone_given(tmp_path, capsys):
     db = tmp_path / "s.db"
     without = main(["import", str(IMPORT / "local_times.csv"), "--store", str(db)])
@@ -289,6 +300,7 @@ def test_the_command_reads_times_without_a_zone_in_the_zone_given(tmp_path, caps
         ("missing_columns.csv", [], "missing_columns.csv: no column for customer_id, product_id"),
         ("purchases.csv", ["--map", "sku"], "--map: 'sku': expected SOURCE=TARGET"),
         ("purchases.csv", ["--timezone", "Mars/Olympus_Mons"], "--timezone: unknown time zone 'Mars/Olympus_Mons'"),
+        ("purchases.csv", ["--rejects", str(IMPORT / "purchases.csv")], "--rejects: is the file being imported"),
     ],
 )
 def test_the_command_exits_1_when_the_file_cannot_be_read(tmp_path, capsys, name, options, message):

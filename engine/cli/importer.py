@@ -40,7 +40,8 @@ columns: {", ".join(COLUMNS)}
   alone is midnight UTC; a time without a zone needs --timezone.
 
 exit status: 0 every row imported (purchases already in the store count as
-imported), 1 the file could not be read (nothing imported), 2 some rows rejected.
+imported), 2 some rows rejected, 1 the file could not be read (nothing is
+stored) or the store failed (importing the file again adds what is missing).
 """
 
 
@@ -80,6 +81,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _import(args: argparse.Namespace) -> int:
+    if args.rejects is not None and args.rejects.resolve() == args.file.resolve():
+        raise InvalidArgument("--rejects", "is the file being imported; name another file")
     export = PurchaseExport(args.file, args.format, ColumnMap(_renames(args.map)), _zone(args.timezone))
     settings = Settings()
     store = open_store(args.store or settings.store, settings.max_events_per_customer)
