@@ -104,8 +104,8 @@ def _contact_fields(history: list[Event], as_of: datetime) -> dict[str, object]:
     fields: dict[str, object] = {
         "contacts_last_30_days": sum(1 for outcomes in contacts.values() if within(outcomes[0][0], as_of, 30))
     }
-    for channel, responded in sorted(responses.items()):
-        fields[f"{channel}_response_rate"] = round(sum(responded) / len(responded), 2)
+    for name, responded in sorted(responses.items()):
+        fields[f"{name}_response_rate"] = round(sum(responded) / len(responded), 2)
     return fields
 
 
