@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.catalogue import Catalogue
+from engine.events import EARLIEST
+from engine.features.derive import Fact, Scope, Touch, derive_facts
 from engine.features.fields import subject_of
 from engine.ruleset.evaluate import holds
 from engine.ruleset.schema import TEXT_MATCHES, AllOf, Condition, Node, NotOf, Rule
@@ -94,8 +97,10 @@ def _unbought_categories(
     return tuple(name for name in named if all(holds(node, _unbought(name)) is True for node in own))
 
 
-def _unbought(category: str) -> dict[str, object]:
-    return {"category": {"name": category, "purchase_count": 0, "quantity": 0, "total_spent": 0.0}}
+def _unbought(category: str) -> Fact:
+    """The category fact of a customer who never bought in it, as the features derive it."""
+    [fact] = derive_facts([], Catalogue(), EARLIEST, Touch(None), scope=Scope(["category"], [category]))
+    return fact
 
 
 def _reads_only(node: Node, prefix: str) -> bool:

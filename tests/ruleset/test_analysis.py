@@ -125,3 +125,26 @@ def test_validate_shows_warnings_and_still_exits_0(tmp_path):
     assert pretty.stdout.startswith(f"warning: {tmp_path / 'rules' / 'maintenance.yaml'}:18:1: shadowed: rule `narrow`")
     [report] = json.loads(as_json.stdout)
     assert [w["code"] for w in report["warnings"]] == ["shadowed"]
+
+
+def test_a_rule_on_a_never_bought_category_gets_its_fact_derived(tmp_path):
+    never = _rule(
+        "never-bought-filters",
+        _all(
+            {"fact": "category.name", "equals": "water_filter"},
+            {"fact": "category.purchases_last_365_days", "equals": 0},
+        ),
+        offer="delay-apology",
+    )
+    needs_a_purchase = _rule(
+        "filters-long-ago",
+        _all(
+            {"fact": "category.name", "equals": "coffee"}, {"fact": "category.days_since_last_purchase", "at_least": 9}
+        ),
+        offer="delay-apology",
+    )
+
+    categories = _load(tmp_path, never, needs_a_purchase).categories
+
+    assert "water_filter" in categories
+    assert "coffee" not in categories
