@@ -52,7 +52,9 @@ def compile_folder(folder: Path) -> tuple[RuleSet, Matcher]:
     ruleset = load_rule_set(folder)
     referenced = {f for rule in ruleset.rules for f in rule.fields}
     try:
-        matcher = Matcher({r.rule.id: r.definition for r in ruleset.rules}, {*KNOWN_ATTRIBUTES, *referenced})
+        matcher = Matcher(
+            {r.rule.id: r.definition for r in ruleset.rules}, {*KNOWN_ATTRIBUTES, *referenced}, referenced
+        )
     except MatcherError as exc:
         raise RuleSetInvalid([RuleError(str(folder), 1, 1, "engine-refused", str(exc))]) from exc
     return ruleset, matcher

@@ -88,13 +88,21 @@ class Matcher:
 
     _names = itertools.count()
 
-    def __init__(self, definitions: Mapping[str, Mapping[str, Any]], known_attributes: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        definitions: Mapping[str, Mapping[str, Any]],
+        known_attributes: Iterable[str] = (),
+        read: Iterable[str] | None = None,
+    ) -> None:
+        """`read`: the dotted fields the rules read; a fact's other fields are not sent to the C
+        core (its cost follows the attributes it parses). None sends everything."""
         if len(definitions) > MAX_RULES:
             raise MatcherError(f"{len(definitions)} rules exceed the limit of {MAX_RULES} per rule set")
         self._lock = threading.Lock()
         self._fired: list[Match] = []
         self._hashes: dict[int, str] = {}
         self._checked: dict[str, set[str]] = {}
+        self._read = None if read is None else {"id", "subject", *read, *(f.split(".", 1)[0] for f in read)}
         self.failures = 0
         self._name = f"forestall_{next(self._names)}"
         for name in known_attributes:
@@ -126,6 +134,8 @@ class Matcher:
         checked = self._checked.setdefault(parent, set())
         message: dict[str, Any] = {}
         for key, value in fact.items():
+            if self._read is not None and (f"{parent}.{key}" if parent else key) not in self._read:
+                continue
             if key not in checked:
                 self._check_attribute(f"{parent}.{key}" if parent else key)
                 checked.add(key)

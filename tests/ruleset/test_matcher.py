@@ -189,3 +189,11 @@ def test_a_fact_satisfying_two_branches_of_an_any_matches_once():
     )
 
     assert matcher.match([_asset("a1", category="tv", age_days=5)]).matches == [Match("either", ("a1",))]
+
+
+def test_fields_no_rule_reads_never_reach_the_c_core():
+    # two context keys that durable-rules would confuse: harmless, since no rule reads them
+    matcher = Matcher(dict([DUE]), read=["asset.days_until_service"])
+    fact = {**_asset("a1", days_until_service=5), "context": {"tqrinjvu": "x", "onzxgmwi": "y"}}
+
+    assert matcher.match([fact]).matches == [Match("due", ("a1",))]
