@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.api.auth import parse_tokens
 from engine.store.base import DEFAULT_MAX_EVENTS_PER_CUSTOMER
 
 
@@ -39,3 +40,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Key of the customer pseudonyms in logs; set one shared key for stable references.
     log_key: str = ""
+    # `role:token` pairs, comma-separated, roles `decision` and `admin`; empty runs the server open.
+    auth_tokens: SecretStr = SecretStr("")
+
+    @field_validator("auth_tokens")
+    @classmethod
+    def _tokens_parse(cls, value: SecretStr) -> SecretStr:
+        parse_tokens(value.get_secret_value())
+        return value

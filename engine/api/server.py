@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine import __version__
+from engine.api.auth import AuthInterceptor, parse_tokens
 from engine.api.generated import admin_pb2, admin_pb2_grpc, decision_pb2, decision_pb2_grpc
 from engine.api.interceptors import ErrorInterceptor
 from engine.api.servicers import AdminServicer, DecisionServicer
@@ -60,9 +61,12 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
     """Load rules and store, and start serving on settings.host:settings.port (0 picks a free port)."""
     store = open_store(settings.store, settings.max_events_per_customer)
     engine = DecisionEngine(store, LiveRuleSet(settings.rules_dir, clock(), settings.rules_probe_timeout))
+    tokens = parse_tokens(settings.auth_tokens.get_secret_value())
+    if not tokens:
+        log.warning("auth_disabled", hint="set FORESTALL_AUTH_TOKENS so decision clients cannot call admin operations")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
-        interceptors=[ErrorInterceptor()],
+        interceptors=[AuthInterceptor(tokens), ErrorInterceptor()] if tokens else [ErrorInterceptor()],
         options=[("grpc.so_reuseport", 0)],
     )
     decision_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(engine, clock), server)
