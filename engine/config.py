@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.api.auth import parse_tokens
+from engine.access import parse_tokens
 from engine.store.base import DEFAULT_MAX_EVENTS_PER_CUSTOMER
 
 

@@ -9,35 +9,18 @@ Tokens are compared by their SHA-256 digest and never logged.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
 import structlog
 
+from engine.access import GRANTED_BY, digest
+
 log = structlog.get_logger(__name__)
 
-ROLES = ("decision", "admin")
 # The role each service needs; a service not listed here is open.
 REQUIRED_ROLE = {"forestall.v1.DecisionService": "decision", "forestall.v1.AdminService": "admin"}
-# The roles that hold each role's rights.
-GRANTED_BY = {"decision": {"decision", "admin"}, "admin": {"admin"}}
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def parse_tokens(text: str) -> dict[str, str]:
-    """`role:token,role:token` as {token digest: role}; raises ValueError naming a bad entry."""
-    tokens: dict[str, str] = {}
-    for number, entry in enumerate(filter(None, (e.strip() for e in text.split(","))), start=1):
-        role, _, token = entry.partition(":")
-        if role not in ROLES or not token:
-            raise ValueError(f"entry {number} must be `role:token` with a role of {', '.join(ROLES)}")
-        tokens[digest(token)] = role
-    return tokens
 
 
 class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]

@@ -15,7 +15,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine import __version__
-from engine.api.auth import AuthInterceptor, parse_tokens
+from engine.access import parse_tokens
+from engine.api.auth import AuthInterceptor
 from engine.api.generated import admin_pb2, admin_pb2_grpc, decision_pb2, decision_pb2_grpc
 from engine.api.interceptors import ErrorInterceptor
 from engine.api.servicers import AdminServicer, DecisionServicer
