@@ -76,7 +76,8 @@ def test_serve_logs_json_and_stops_gracefully_on_sigterm(tmp_path):
     assert process.returncode == 0
     lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     events = [line["event"] for line in lines]
-    assert events[0] == "serving" and events[-2:] == ["stopping", "stopped"]
+    assert "auth_disabled" in events  # no tokens configured: the server says it runs open
+    assert events.index("serving") < events.index("decided") and events[-2:] == ["stopping", "stopped"]
     assert "decided" in events
     assert "secret-customer-42" not in logs
     [decided] = [line for line in lines if line["event"] == "decided"]
