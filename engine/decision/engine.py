@@ -64,7 +64,7 @@ class DecisionEngine:
                 loaded.ruleset.catalogue,
                 request.as_of,
                 Touch(request.channel.value if request.channel else None, request.touchpoint, request.context),
-                scope=Scope(loaded.ruleset.subjects, loaded.ruleset.categories),
+                scope=Scope(loaded.ruleset.subjects, loaded.ruleset.categories, loaded.ruleset.pinned),
             )
             result = loaded.matcher.match(facts)
             actions = propose(loaded.ruleset, {str(f["id"]): f for f in facts}, result.matches, request)

@@ -38,6 +38,12 @@ class Scope:
 
     subjects: Collection[str] = SUBJECTS
     categories: Collection[str] = ()
+    # Per subject, the only product categories worth a fact (no rule can match another); any if absent.
+    pinned: Mapping[str, Collection[str]] = field(default_factory=dict)
+
+    def wants(self, subject: str, fields: Mapping[str, object]) -> bool:
+        allowed = self.pinned.get(subject)
+        return allowed is None or fields.get("name" if subject == "category" else "category") in allowed
 
 
 def derive_facts(
@@ -64,12 +70,22 @@ def derive_facts(
     if "customer" in scope.subjects:
         facts.append({"id": "customer", "subject": "customer", **shared})
     if "asset" in scope.subjects:
-        facts += [_fact("asset", f"asset:{f['id']}", f, shared) for f in assets(bought, history, as_of)]
+        facts += [
+            _fact("asset", f"asset:{f['id']}", f, shared)
+            for f in assets(bought, history, as_of)
+            if scope.wants("asset", f)
+        ]
     if "consumable" in scope.subjects:
-        facts += [_fact("consumable", f"consumable:{f['product_id']}", f, shared) for f in consumables(bought, as_of)]
+        facts += [
+            _fact("consumable", f"consumable:{f['product_id']}", f, shared)
+            for f in consumables(bought, as_of)
+            if scope.wants("consumable", f)
+        ]
     if "category" in scope.subjects:
         facts += [
-            _fact("category", f"category:{f['name']}", f, shared) for f in categories(bought, scope.categories, as_of)
+            _fact("category", f"category:{f['name']}", f, shared)
+            for f in categories(bought, scope.categories, as_of)
+            if scope.wants("category", f)
         ]
     if "follow_on" in scope.subjects:
         facts += [

@@ -185,6 +185,8 @@ _SPECS = [
 ]
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _SPECS}
+# The field that says which product category a fact of each subject is about.
+CATEGORY_FIELDS = {"asset": "asset.category", "consumable": "consumable.category", "category": "category.name"}
 # Every attribute name a fact can carry, nested objects included (durable-rules hashes each).
 KNOWN_ATTRIBUTES = ("id", "sid", "$s", "subject", *SUBJECTS, *SHARED_PREFIXES, *FIELDS)
 

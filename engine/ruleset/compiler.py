@@ -16,7 +16,7 @@ from typing import Any
 from engine.catalogue import Catalogue
 from engine.events import EARLIEST
 from engine.features.derive import Fact, Scope, Touch, derive_facts
-from engine.features.fields import subject_of
+from engine.features.fields import CATEGORY_FIELDS, subject_of
 from engine.ruleset.evaluate import holds
 from engine.ruleset.schema import TEXT_MATCHES, AllOf, Condition, Node, NotOf, Rule
 
@@ -47,6 +47,9 @@ class CompiledRule:
     fields: tuple[str, ...]
     # Categories named by the rule's category conditions: their facts are derived even if never bought.
     categories: tuple[str, ...]
+    # Per subject, the only product categories the rule can match there, when its conditions
+    # pin them (`asset.category equals boiler`); a subject left out can match any.
+    pinned: dict[str, frozenset[str]]
     definition: Definition
     file: str
     line: int
@@ -77,7 +80,28 @@ def compile_rule(rule: Rule, file: str, line: int) -> CompiledRule:
     conditions = conditions_with_paths(rule.when)
     _check_text_matches(conditions)
     fields = tuple(dict.fromkeys(c.fact for c, _ in conditions))
-    return CompiledRule(rule, subjects, fields, _unbought_categories(groups, conditions), {"all": patterns}, file, line)
+    return CompiledRule(
+        rule,
+        subjects,
+        fields,
+        _unbought_categories(groups, conditions),
+        _pinned_categories(groups),
+        {"all": patterns},
+        file,
+        line,
+    )
+
+
+def _pinned_categories(groups: dict[str, list[tuple[Node, Path]]]) -> dict[str, frozenset[str]]:
+    """For each subject, the categories its must-hold conditions allow, where they name them."""
+    pinned: dict[str, frozenset[str]] = {}
+    for subject, nodes in groups.items():
+        field = CATEGORY_FIELDS.get(subject)
+        for node, _ in nodes:
+            if isinstance(node, Condition) and node.fact == field and node.operator in ("equals", "in"):
+                values = frozenset(node.operand if node.operator == "in" else [node.operand])
+                pinned[subject] = pinned[subject] & values if subject in pinned else values
+    return pinned
 
 
 def _unbought_categories(

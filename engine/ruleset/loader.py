@@ -48,11 +48,27 @@ class RuleSet:
     subjects: frozenset[str] = field(init=False, repr=False, compare=False)
     # Categories some rule names: their facts are derived even for customers who never bought in them.
     categories: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Per subject, the only categories any rule can match there (a subject left out: any category).
+    pinned: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {r.rule.id: r for r in self.rules})
         object.__setattr__(self, "subjects", frozenset(s for r in self.rules for s in r.subjects))
         object.__setattr__(self, "categories", frozenset(c for r in self.rules for c in r.categories))
+        object.__setattr__(self, "pinned", _pinned_by_every_rule(self.rules))
+
+
+def _pinned_by_every_rule(rules: tuple[CompiledRule, ...]) -> dict[str, frozenset[str]]:
+    """The categories rules can match per subject, for the subjects where every rule names them."""
+    pinned: dict[str, frozenset[str]] = {}
+    unpinned: set[str] = set()
+    for rule in rules:
+        for subject in rule.subjects:
+            if subject not in rule.pinned:
+                unpinned.add(subject)
+            else:
+                pinned[subject] = pinned.get(subject, frozenset()) | rule.pinned[subject]
+    return {subject: values for subject, values in pinned.items() if subject not in unpinned}
 
 
 def load_rule_set(folder: Path) -> RuleSet:
