@@ -18,6 +18,8 @@ MAX_RULES = 4_000  # 4,097 rules: error 106
 MAX_JOIN_RULES = 250  # ~300 two-pattern rules: error 108
 MAX_ABSENCE_RULES = 100  # ~128 rules testing that a field is absent: error 107
 MAX_CONDITIONS_PER_FIELD = 400  # 513 distinct conditions under one alpha node: registration hangs
+# A fact carries the fields rules read (matcher.py sends no others); 254 attributes: error 302.
+MAX_FIELDS_READ = 200
 SMALLEST_NUMBER = 1e-4  # smaller numbers serialise with a bare exponent: error 204
 LARGEST_NUMBER = 1e15
 
@@ -71,7 +73,21 @@ def rule_set_limits(rules: Sequence[CompiledRule]) -> list[RuleError]:
         "rules testing that a fact is absent",
     )
     errors.extend(_conditions_per_field(rules))
+    errors.extend(_fields_read(rules))
     return errors
+
+
+def _fields_read(rules: Sequence[CompiledRule]) -> list[RuleError]:
+    read: set[str] = set()
+    for rule in rules:
+        read.update(rule.fields)
+        if len(read) > MAX_FIELDS_READ:
+            message = (
+                f"with rule `{rule.rule.id}` the rules read {len(read)} different facts; "
+                f"durable-rules takes at most {MAX_FIELDS_READ} in one fact"
+            )
+            return [RuleError(rule.file, rule.line, 1, "too-many-facts-read", message)]
+    return []
 
 
 def _tests_absence(definition: Any) -> bool:

@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from engine.errors import RuleSetInvalid
-from engine.ruleset.limits import MAX_ABSENCE_RULES, MAX_CONDITIONS_PER_FIELD, MAX_JOIN_RULES, fnv1a_32
+from engine.ruleset.limits import (
+    MAX_ABSENCE_RULES,
+    MAX_CONDITIONS_PER_FIELD,
+    MAX_FIELDS_READ,
+    MAX_JOIN_RULES,
+    fnv1a_32,
+)
 from engine.ruleset.loader import load_rule_set
 from tests.conftest import RULES
 
@@ -93,3 +99,13 @@ def test_a_rule_set_just_within_the_limits_loads(tmp_path):
     (folder / "generated.yaml").write_text(yaml.safe_dump({"rules": rules}, sort_keys=False))
 
     assert len(load_rule_set(folder).rules) > MAX_CONDITIONS_PER_FIELD
+
+
+def test_reading_more_facts_than_durable_rules_parses_is_refused(tmp_path):
+    rules = [_rule(f"r{n}", {"fact": f"context.key{n}", "equals": "x"}) for n in range(MAX_FIELDS_READ + 5)]
+
+    errors = _errors(tmp_path, rules)
+
+    [(name, _, _, message)] = [e for e in errors if e[2] == "too-many-facts-read"]
+    assert name == "generated.yaml"
+    assert f"durable-rules takes at most {MAX_FIELDS_READ} in one fact" in message
