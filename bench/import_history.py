@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import cast
 
 from engine.events import Event
-from engine.importing import BATCH_SIZE, ImportSummary, PurchaseExport, import_purchases
+from engine.importing import BATCH_SIZE, COLUMNS, ImportSummary, PurchaseExport, import_purchases
 from engine.store import Store, open_store
 from engine.store.base import IngestCode
 
@@ -79,17 +79,8 @@ CATALOGUE = (
     ("tent-trail-2p", "tent", 149.0),
 )
 CATEGORIES = ("grocery", "garden", "kitchen", "toys", "clothing", "tools", "books", "hobby")
-HEADER = (
-    "order_id",
-    "customer_id",
-    "occurred_at",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "store",
-    "channel",
-)
+# A typical shop export: no event id (purchases are known by their order) and no currency.
+HEADER = tuple(column for column in COLUMNS if column not in ("event_id", "currency"))
 SPAWN = get_context("spawn")
 
 
