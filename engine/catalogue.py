@@ -6,6 +6,7 @@ so a business user changes them without touching a rule or any code.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -71,6 +72,12 @@ class Catalogue(_Entry):
 
     def offer(self, offer_id: str) -> Offer | None:
         return self._offers_by_id.get(offer_id)
+
+    @cached_property
+    def digest(self) -> str:
+        """Of what customer state is folded with: the products and follow-ons (offers are read at decision time)."""
+        folded = self.model_dump_json(include={"products", "follow_ons"}).encode()
+        return hashlib.sha256(folded).hexdigest()[:16]
 
     @cached_property
     def _products_by_id(self) -> dict[str, Product]:

@@ -1,126 +1,184 @@
-"""The customer's own facts: spend, reviews, complaints, orders, contacts, profile and consent."""
+"""The customer's own facts: spend, reviews, complaints, orders, contacts, profile and consent.
+
+Each part is state folded from the customer's events in time order (`apply`) and read
+as of a decision time no earlier than the latest event folded (`fields`).
+"""
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
 from datetime import datetime
 
+import msgspec
+
 from engine.events import Complaint, ContactOutcome, Event, OrderStatus, ProfileUpdate, Review
-from engine.features.timeline import Bought, days, of_kind, purchases_of, spent_on, within
+from engine.features.timeline import days
+from engine.features.windows import DailyTotals, day_of, first_day, forget_unreachable
 from engine.vocabulary import Outcome
 
 NEGATIVE_RATING = 2  # a review rated this or lower is negative
 RESPONSES = frozenset({Outcome.ACCEPTED, Outcome.CONVERTED})
 
 
-def customer_fields(history: list[Event], bought: list[Bought], as_of: datetime) -> dict[str, object]:
-    """Every `customer.*` field, from the customer's timeline up to `as_of` and the lines they bought."""
-    return {
-        **_purchase_fields(bought, as_of),
-        **_review_fields(history, as_of),
-        **_complaint_fields(history, as_of),
-        **_order_fields(history, as_of),
-        **_contact_fields(history, as_of),
-        **_profile_fields(history),
-    }
-
-
-def _purchase_fields(bought: list[Bought], as_of: datetime) -> dict[str, object]:
+class Spend(msgspec.Struct):
     """Recency, frequency and monetary value."""
-    recent = [b for b in bought if within(b.event, as_of, 365)]
-    fields: dict[str, object] = {
-        "purchase_count": purchases_of(bought),
-        "total_spent": spent_on(bought),
-        "purchases_last_365_days": purchases_of(recent),
-        "spent_last_365_days": spent_on(recent),
-    }
-    if bought:
-        fields["days_since_last_purchase"] = days(bought[-1].event.occurred_at, as_of)
-        fields["average_purchase_value"] = round(sum(b.amount for b in bought) / purchases_of(bought), 2)
-    return fields
+
+    purchases: int = 0
+    spent: float = 0.0
+    last_at: datetime | None = None
+    daily: DailyTotals = msgspec.field(default_factory=DailyTotals)
+
+    def apply(self, at: datetime, amount: float) -> None:
+        self.purchases += 1
+        self.spent += amount
+        self.last_at = at
+        self.daily.add(at, 1, amount)
+
+    def fields(self, as_of: datetime) -> dict[str, object]:
+        recent, recent_spent = self.daily.within(as_of, 365)
+        fields: dict[str, object] = {
+            "purchase_count": self.purchases,
+            "total_spent": round(self.spent, 2),
+            "purchases_last_365_days": int(recent),
+            "spent_last_365_days": round(recent_spent, 2),
+        }
+        if self.last_at is not None:
+            fields["days_since_last_purchase"] = days(self.last_at, as_of)
+            fields["average_purchase_value"] = round(self.spent / self.purchases, 2)
+        return fields
 
 
-def _review_fields(history: list[Event], as_of: datetime) -> dict[str, object]:
-    reviews = of_kind(history, Review)
-    fields: dict[str, object] = {
-        "review_count": len(reviews),
-        "negative_reviews_last_90_days": sum(
-            1 for e, r in reviews if r.rating <= NEGATIVE_RATING and within(e, as_of, 90)
-        ),
-    }
-    if reviews:
-        latest, review = reviews[-1]
-        fields["average_rating"] = round(statistics.fmean(r.rating for _, r in reviews), 2)
-        fields["last_rating"] = review.rating
-        fields["days_since_last_review"] = days(latest.occurred_at, as_of)
-    return fields
+class Reviews(msgspec.Struct):
+    count: int = 0
+    rating_sum: int = 0
+    last_rating: int = 0
+    last_at: datetime | None = None
+    negative: DailyTotals = msgspec.field(default_factory=DailyTotals)
+
+    def apply(self, event: Event, review: Review) -> None:
+        self.count += 1
+        self.rating_sum += review.rating
+        self.last_rating = review.rating
+        self.last_at = event.occurred_at
+        if review.rating <= NEGATIVE_RATING:
+            self.negative.add(event.occurred_at)
+
+    def fields(self, as_of: datetime) -> dict[str, object]:
+        fields: dict[str, object] = {
+            "review_count": self.count,
+            "negative_reviews_last_90_days": int(self.negative.within(as_of, 90)[0]),
+        }
+        if self.last_at is not None:
+            fields["average_rating"] = round(self.rating_sum / self.count, 2)
+            fields["last_rating"] = self.last_rating
+            fields["days_since_last_review"] = days(self.last_at, as_of)
+        return fields
 
 
-def _complaint_fields(history: list[Event], as_of: datetime) -> dict[str, object]:
-    complaints = of_kind(history, Complaint)
-    # A complaint is open when the latest word on its id is "opened".
-    latest_state = {c.complaint_id: c.state for _, c in complaints}
-    openings = [(e, c) for e, c in complaints if c.state == "opened"]
-    fields: dict[str, object] = {
-        "open_complaints": sum(1 for state in latest_state.values() if state == "opened"),
-        "complaints_last_90_days": len({c.complaint_id for e, c in openings if within(e, as_of, 90)}),
-    }
-    if openings:
-        fields["days_since_last_complaint"] = days(openings[-1][0].occurred_at, as_of)
-    return fields
+class Complaints(msgspec.Struct):
+    open_ids: list[str] = msgspec.field(default_factory=list)
+    # UTC day -> the ids of the complaints opened that day
+    opened: dict[int, list[str]] = msgspec.field(default_factory=dict)
+    last_opened_at: datetime | None = None
+
+    def apply(self, event: Event, complaint: Complaint) -> None:
+        """A complaint is open when the latest word on its id is "opened"."""
+        if complaint.complaint_id in self.open_ids:
+            self.open_ids.remove(complaint.complaint_id)
+        if complaint.state == "opened":
+            self.open_ids.append(complaint.complaint_id)
+            self.opened.setdefault(day_of(event.occurred_at), []).append(complaint.complaint_id)
+            forget_unreachable(self.opened, lambda day, _: day, event.occurred_at)
+            self.last_opened_at = event.occurred_at
+
+    def fields(self, as_of: datetime) -> dict[str, object]:
+        start = first_day(as_of, 90)
+        recent = {c for day, ids in self.opened.items() if day >= start for c in ids}
+        fields: dict[str, object] = {"open_complaints": len(self.open_ids), "complaints_last_90_days": len(recent)}
+        if self.last_opened_at is not None:
+            fields["days_since_last_complaint"] = days(self.last_opened_at, as_of)
+        return fields
 
 
-def _order_fields(history: list[Event], as_of: datetime) -> dict[str, object]:
-    statuses = of_kind(history, OrderStatus)
-    latest_state = {s.order_id: s.state for _, s in statuses}
-    deliveries = [e for e, s in statuses if s.state == "delivered"]
-    fields: dict[str, object] = {"delayed_orders": sum(1 for state in latest_state.values() if state == "delayed")}
-    if deliveries:
-        fields["days_since_last_delivery"] = days(deliveries[-1].occurred_at, as_of)
-    return fields
+class Orders(msgspec.Struct):
+    delayed_ids: list[str] = msgspec.field(default_factory=list)
+    last_delivered_at: datetime | None = None
+
+    def apply(self, event: Event, status: OrderStatus) -> None:
+        """An order is delayed while the latest word on it is "delayed"."""
+        if status.order_id in self.delayed_ids:
+            self.delayed_ids.remove(status.order_id)
+        if status.state == "delayed":
+            self.delayed_ids.append(status.order_id)
+        elif status.state == "delivered":
+            self.last_delivered_at = event.occurred_at
+
+    def fields(self, as_of: datetime) -> dict[str, object]:
+        fields: dict[str, object] = {"delayed_orders": len(self.delayed_ids)}
+        if self.last_delivered_at is not None:
+            fields["days_since_last_delivery"] = days(self.last_delivered_at, as_of)
+        return fields
 
 
-def _contact_fields(history: list[Event], as_of: datetime) -> dict[str, object]:
+class Contact(msgspec.Struct, array_like=True):
+    day: int  # of its first outcome
+    channel: str = ""  # the first that an outcome report names
+    responded: bool = False
+
+
+class Contacts(msgspec.Struct):
     """Contacts and response rates per channel.
 
     A contact is one action (decision id and action id) with at least one outcome,
     dated by its first outcome; an outcome that names no action is a contact of its own.
+    A contact is remembered for a year after its first outcome.
     """
-    contacts: dict[tuple[str, str], list[tuple[Event, ContactOutcome]]] = defaultdict(list)
-    for event, outcome in of_kind(history, ContactOutcome):
+
+    by_action: dict[str, Contact] = msgspec.field(default_factory=dict)
+
+    def apply(self, event: Event, outcome: ContactOutcome) -> None:
         action = (
-            (outcome.decision_id, outcome.action_id)
+            f"{outcome.decision_id} {outcome.action_id}"
             if outcome.decision_id or outcome.action_id
-            else ("", event.event_id)
+            else f"event {event.event_id}"
         )
-        contacts[action].append((event, outcome))
-    responses: dict[str, list[bool]] = defaultdict(list)
-    for outcomes in contacts.values():
-        # Only some outcome reports may name the channel: the first that does speaks for the contact.
-        channel = next((o.channel for _, o in outcomes if o.channel), None)
-        if channel and within(outcomes[0][0], as_of, 365):
-            responses[channel.value].append(any(o.outcome in RESPONSES for _, o in outcomes))
-    fields: dict[str, object] = {
-        "contacts_last_30_days": sum(1 for outcomes in contacts.values() if within(outcomes[0][0], as_of, 30))
-    }
-    for name, responded in sorted(responses.items()):
-        fields[f"{name}_response_rate"] = round(sum(responded) / len(responded), 2)
-    return fields
+        contact = self.by_action.get(action)
+        if contact is None:
+            contact = self.by_action[action] = Contact(day_of(event.occurred_at))
+            forget_unreachable(self.by_action, lambda _, c: c.day, event.occurred_at)
+        if not contact.channel and outcome.channel:
+            contact.channel = outcome.channel.value
+        contact.responded = contact.responded or outcome.outcome in RESPONSES
+
+    def fields(self, as_of: datetime) -> dict[str, object]:
+        month, year = first_day(as_of, 30), first_day(as_of, 365)
+        responses: dict[str, list[bool]] = {}
+        for contact in self.by_action.values():
+            if contact.channel and contact.day >= year:
+                responses.setdefault(contact.channel, []).append(contact.responded)
+        fields: dict[str, object] = {"contacts_last_30_days": sum(1 for c in self.by_action.values() if c.day >= month)}
+        for name, responded in sorted(responses.items()):
+            fields[f"{name}_response_rate"] = round(sum(responded) / len(responded), 2)
+        return fields
 
 
-def _profile_fields(history: list[Event]) -> dict[str, object]:
+class Profile(msgspec.Struct):
     """The latest word on each profile field and on each channel's consent."""
-    fields: dict[str, object] = {"first_name": "", "language": "", "time_zone": "", "preferred_channel": ""}
-    for _, update in of_kind(history, ProfileUpdate):
+
+    said: dict[str, str | int] = msgspec.field(
+        default_factory=lambda: {"first_name": "", "language": "", "time_zone": "", "preferred_channel": ""}
+    )
+
+    def apply(self, update: ProfileUpdate) -> None:
         said = {
             "first_name": update.first_name,
             "language": update.language,
             "time_zone": update.time_zone,
             "preferred_channel": update.preferred_channel.value if update.preferred_channel else "",
         }
-        fields.update((name, value) for name, value in said.items() if value)
-        fields.update((f"{channel.value}_consent", 1) for channel in update.consent_granted)
+        self.said.update((name, value) for name, value in said.items() if value)
+        self.said.update((f"{channel.value}_consent", 1) for channel in update.consent_granted)
         # Applied last, so an update that both grants and withdraws a channel withdraws it.
-        fields.update((f"{channel.value}_consent", 0) for channel in update.consent_withdrawn)
-    return fields
+        self.said.update((f"{channel.value}_consent", 0) for channel in update.consent_withdrawn)
+
+    def fields(self) -> dict[str, object]:
+        return dict(self.said)

@@ -1,7 +1,7 @@
-"""Derive a customer's facts as of a moment, from their events and the catalogue.
+"""Derive a customer's facts as of a moment, from their state and the catalogue.
 
-Pure functions of (events, catalogue, as_of): events after `as_of` are ignored,
-so a replay on a virtual clock sees exactly what the customer had then. Each subject
+Pure functions: the state is folded from the events up to `as_of` (state.py), so a
+replay on a virtual clock sees exactly what the customer had then. Each subject
 family has its module (customer, assets, purchases); every field is defined in fields.py.
 """
 
@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.catalogue import Catalogue
-from engine.events import Complaint, Event, OrderStatus, Purchase, Review
-from engine.features.assets import assets
-from engine.features.customer import customer_fields
+from engine.events import Event
 from engine.features.fields import SUBJECTS
-from engine.features.purchases import categories, consumables, follow_ons
-from engine.features.timeline import days, purchased_lines, timeline
+from engine.features.purchases import category_fields, follow_on_fields
+from engine.features.state import CustomerState, fold
+from engine.features.timeline import days, timeline
 
 Fact = dict[str, object]
 
@@ -54,14 +53,34 @@ def derive_facts(
     scores: Mapping[str, float] | None = None,
     scope: Scope | None = None,
 ) -> list[Fact]:
+    """The facts as of `as_of` of a customer with these events (in any order, repeats included)."""
+    return facts_of(fold(timeline(events, as_of), catalogue), catalogue, as_of, touch, scores, scope)
+
+
+def facts_of(
+    state: CustomerState,
+    catalogue: Catalogue,
+    as_of: datetime,
+    touch: Touch,
+    scores: Mapping[str, float] | None = None,
+    scope: Scope | None = None,
+) -> list[Fact]:
     """One fact per subject in scope (the customer, each asset, consumable, category
-    and follow-on), each carrying the shared fields: there is no use deriving what no rule reads."""
+    and follow-on), each carrying the shared fields: there is no use deriving what no rule reads.
+
+    `state` holds no event later than `as_of`.
+    """
     scope = scope or Scope()
-    history = timeline(events, as_of)
-    bought = purchased_lines(history, catalogue)
     shared = {
-        "customer": customer_fields(history, bought, as_of),
-        "event": _latest_event_fields(history, catalogue, as_of),
+        "customer": {
+            **state.spend.fields(as_of),
+            **state.reviews.fields(as_of),
+            **state.complaints.fields(as_of),
+            **state.orders.fields(as_of),
+            **state.contacts.fields(as_of),
+            **state.profile.fields(),
+        },
+        "event": _latest_event_fields(state, as_of),
         "touchpoint": {"channel": touch.channel or "outbound", "name": touch.name},
         "context": dict(touch.context),
         "score": dict(scores or {}),
@@ -72,25 +91,26 @@ def derive_facts(
     if "asset" in scope.subjects:
         facts += [
             _fact("asset", f"asset:{f['id']}", f, shared)
-            for f in assets(bought, history, as_of)
+            for f in state.assets.fields(catalogue, as_of)
             if scope.wants("asset", f)
         ]
     if "consumable" in scope.subjects:
         facts += [
             _fact("consumable", f"consumable:{f['product_id']}", f, shared)
-            for f in consumables(bought, as_of)
-            if scope.wants("consumable", f)
+            for consumable in state.consumables.values()
+            if (product := catalogue.product(consumable.product_id)) is not None
+            and scope.wants("consumable", f := consumable.fields(product, as_of))
         ]
     if "category" in scope.subjects:
         facts += [
             _fact("category", f"category:{f['name']}", f, shared)
-            for f in categories(bought, scope.categories, as_of)
+            for f in category_fields(state.categories, scope.categories, as_of)
             if scope.wants("category", f)
         ]
     if "follow_on" in scope.subjects:
         facts += [
             _fact("follow_on", f"follow_on:{f['after_category']}>{f['then_category']}", f, shared)
-            for f in follow_ons(bought, catalogue, as_of)
+            for f in follow_on_fields(state.follow_ons, catalogue, as_of)
         ]
     return facts
 
@@ -99,22 +119,9 @@ def _fact(subject: str, fact_id: str, fields: dict[str, object], shared: dict[st
     return {"id": fact_id, "subject": subject, **shared, subject: fields}
 
 
-def _latest_event_fields(history: list[Event], catalogue: Catalogue, as_of: datetime) -> dict[str, object]:
-    if not history:
+def _latest_event_fields(state: CustomerState, as_of: datetime) -> dict[str, object]:
+    latest_at = state.latest_at
+    if latest_at is None:
         return {}
-    latest = history[-1]
-    payload = latest.payload
-    fields: dict[str, object] = {"kind": payload.kind, "days_ago": days(latest.occurred_at, as_of)}
-    product_id = getattr(payload, "product_id", "") or (
-        payload.items[0].product_id if isinstance(payload, Purchase) else ""
-    )
-    if product_id:
-        product = catalogue.product(product_id)
-        fields["product_id"] = product_id
-        fields["category"] = product.category if product else ""
-    if isinstance(payload, Review):
-        fields["rating"] = payload.rating
-        fields["text"] = payload.text
-    if isinstance(payload, Complaint | OrderStatus):
-        fields["state"] = payload.state
-    return fields
+    kind, *rest = state.latest_event.items()
+    return {kind[0]: kind[1], "days_ago": days(latest_at, as_of), **dict(rest)}

@@ -146,8 +146,8 @@ _SPECS = [
     FieldSpec(
         "consumable.days_per_unit",
         "number",
-        "how long one unit lasts: the median of the customer's own gaps per unit bought when bought twice "
-        "or more, else the catalogue's consumption period",
+        "how long one unit lasts: the median of the customer's own latest 10 gaps between purchases, each "
+        "per unit bought the earlier time, when bought twice or more, else the catalogue's consumption period",
     ),
     FieldSpec("consumable.cadence_source", "text", "'customer' or 'catalogue': where days_per_unit comes from"),
     FieldSpec(

@@ -2,88 +2,139 @@
 
 from __future__ import annotations
 
-import itertools
 import statistics
-from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from engine.catalogue import Catalogue, Product
-from engine.features.timeline import Bought, days, purchases_of, spent_on, within
+import msgspec
+
+from engine.catalogue import Catalogue, FollowOn, Product
+from engine.features.timeline import days
+from engine.features.windows import DailyTotals
+
+CADENCE_GAPS = 10  # the customer's own cadence is the median of their latest gaps between purchases
 
 
-def consumables(bought: list[Bought], as_of: datetime) -> Iterable[dict[str, object]]:
-    by_product: dict[str, list[Bought]] = defaultdict(list)
-    for b in bought:
-        if b.product is not None and b.product.kind == "consumable":
-            by_product[b.product_id].append(b)
-    for product_id, purchases in by_product.items():
-        last = purchases[-1]
-        product = last.product
-        assert product is not None
+class Consumable(msgspec.Struct):
+    product_id: str
+    category: str
+    last_at: datetime
+    last_quantity: float
+    purchase_count: int = 0
+    # days between consecutive purchases per unit of the earlier one, the latest CADENCE_GAPS of them
+    gaps: list[float] = msgspec.field(default_factory=list)
+
+    def bought(self, at: datetime, category: str, quantity: float) -> None:
+        if self.purchase_count and at > self.last_at:
+            self.gaps = [*self.gaps, days(self.last_at, at) / self.last_quantity][-CADENCE_GAPS:]
+        self.purchase_count += 1
+        self.category, self.last_at, self.last_quantity = category, at, quantity
+
+    def fields(self, product: Product, as_of: datetime) -> dict[str, object]:
         fields: dict[str, object] = {
-            "product_id": product_id,
+            "product_id": self.product_id,
             "name": product.name,
-            "category": last.category,
-            "purchase_count": len(purchases),
-            "last_quantity": last.quantity,
-            "days_since_purchase": days(last.event.occurred_at, as_of),
+            "category": self.category,
+            "purchase_count": self.purchase_count,
+            "last_quantity": self.last_quantity,
+            "days_since_purchase": days(self.last_at, as_of),
         }
-        days_per_unit, source = _days_per_unit(purchases, product)
+        days_per_unit, source = self._days_per_unit(product)
         if days_per_unit is not None:
             fields["days_per_unit"] = days_per_unit
             fields["cadence_source"] = source
-            fields["days_until_runout"] = round(days_per_unit * last.quantity - days(last.event.occurred_at, as_of), 2)
-        yield fields
+            fields["days_until_runout"] = round(days_per_unit * self.last_quantity - days(self.last_at, as_of), 2)
+        return fields
+
+    def _days_per_unit(self, product: Product) -> tuple[float | None, str]:
+        """The customer's own cadence when they bought at least twice, else the catalogue's."""
+        if self.gaps:
+            return round(statistics.median(self.gaps), 2), "customer"
+        if product.consumption_period_days is not None:
+            return float(product.consumption_period_days), "catalogue"
+        return None, ""
 
 
-def _days_per_unit(purchases: list[Bought], product: Product) -> tuple[float | None, str]:
-    """The customer's own cadence when they bought at least twice, else the catalogue's."""
-    gaps = [
-        days(earlier.event.occurred_at, later.event.occurred_at) / earlier.quantity
-        for earlier, later in itertools.pairwise(purchases)
-        if later.event.occurred_at > earlier.event.occurred_at
-    ]
-    if gaps:
-        return round(statistics.median(gaps), 2), "customer"
-    if product.consumption_period_days is not None:
-        return float(product.consumption_period_days), "catalogue"
-    return None, ""
+class Category(msgspec.Struct):
+    purchase_count: int = 0
+    quantity: float = 0.0
+    spent: float = 0.0
+    last_at: datetime | None = None
+    lines_at_last: int = 0  # lines bought at `last_at` (in one basket or several at the same moment)
+    daily: DailyTotals = msgspec.field(default_factory=DailyTotals)
 
+    def bought(self, at: datetime, lines: int, quantity: float, amount: float) -> None:
+        """One purchase of `lines` line items in the category."""
+        self.lines_at_last = self.lines_at_last + lines if at == self.last_at else lines
+        self.purchase_count += 1
+        self.quantity += quantity
+        self.spent += amount
+        self.last_at = at
+        self.daily.add(at, 1, amount)
 
-def categories(bought: list[Bought], wanted: Collection[str], as_of: datetime) -> Iterable[dict[str, object]]:
-    """One field set per category bought in, and per wanted category even if never bought in."""
-    by_category: dict[str, list[Bought]] = {name: [] for name in wanted}
-    for b in bought:
-        if b.category:
-            by_category.setdefault(b.category, []).append(b)
-    for name, lines in by_category.items():
-        recent = [b for b in lines if within(b.event, as_of, 365)]
+    def fields(self, name: str, as_of: datetime) -> dict[str, object]:
+        recent, recent_spent = self.daily.within(as_of, 365)
         fields: dict[str, object] = {
             "name": name,
-            "purchase_count": purchases_of(lines),
-            "quantity": sum(b.quantity for b in lines),
-            "total_spent": spent_on(lines),
-            "purchases_last_365_days": purchases_of(recent),
-            "spent_last_365_days": spent_on(recent),
+            "purchase_count": self.purchase_count,
+            "quantity": self.quantity,
+            "total_spent": round(self.spent, 2),
+            "purchases_last_365_days": int(recent),
+            "spent_last_365_days": round(recent_spent, 2),
         }
-        if lines:
-            fields["days_since_last_purchase"] = days(lines[-1].event.occurred_at, as_of)
-        yield fields
+        if self.last_at is not None:
+            fields["days_since_last_purchase"] = days(self.last_at, as_of)
+        return fields
 
 
-def follow_ons(bought: list[Bought], catalogue: Catalogue, as_of: datetime) -> Iterable[dict[str, object]]:
+def category_fields(
+    bought: dict[str, Category], wanted: Collection[str], as_of: datetime
+) -> Iterable[dict[str, object]]:
+    """One field set per category bought in, and per wanted category even if never bought in."""
+    for name in dict.fromkeys([*wanted, *bought]):
+        yield (bought.get(name) or Category()).fields(name, as_of)
+
+
+class FollowOnState(msgspec.Struct, array_like=True):
+    since: datetime  # the latest purchase in the `after` category
+    then_purchases: int  # lines bought in the `then` category since
+
+
+def follow_on_key(follow_on: FollowOn) -> str:
+    return f"{follow_on.after}>{follow_on.then}"
+
+
+def follow_ons_bought(
+    state: dict[str, FollowOnState],
+    categories: dict[str, Category],
+    at: datetime,
+    lines_by_category: dict[str, int],
+    catalogue: Catalogue,
+) -> None:
+    """Update each follow-on for a purchase at `at` (categories already updated with it)."""
     for follow_on in catalogue.follow_ons:
-        triggers = [b for b in bought if b.category == follow_on.after]
-        if not triggers:
+        key = follow_on_key(follow_on)
+        if follow_on.after in lines_by_category:
+            then = categories.get(follow_on.then)
+            same_moment = then.lines_at_last if then is not None and then.last_at == at else 0
+            state[key] = FollowOnState(at, same_moment)
+        elif follow_on.then in lines_by_category and key in state:
+            state[key].then_purchases += lines_by_category[follow_on.then]
+
+
+def follow_on_fields(
+    state: dict[str, FollowOnState], catalogue: Catalogue, as_of: datetime
+) -> Iterable[dict[str, object]]:
+    for follow_on in catalogue.follow_ons:
+        bought = state.get(follow_on_key(follow_on))
+        if bought is None:
             continue
-        since = triggers[-1].event.occurred_at
-        days_since = days(since, as_of)
+        days_since = days(bought.since, as_of)
         yield {
             "after_category": follow_on.after,
             "then_category": follow_on.then,
             "days_since_after": days_since,
             "typical_after_days": follow_on.typical_after_days,
             "days_until_typical": round(follow_on.typical_after_days - days_since, 2),
-            "then_purchases": sum(1 for b in bought if b.category == follow_on.then and b.event.occurred_at >= since),
+            "then_purchases": bought.then_purchases,
         }

@@ -55,6 +55,13 @@ def test_spend_counts_purchases_not_lines_and_the_last_365_days_exclude_their_fi
     assert fields["days_since_last_purchase"] == 10
 
 
+def test_the_last_365_days_are_whole_utc_days_ending_with_the_decision_day():
+    # AS_OF is 12:00 UTC: the window starts at 00:00 UTC 364 days before its day.
+    fields = customer(bought(364.48, "tent-trail-2p", price=1), bought(364.52, "tent-trail-2p", price=10))
+
+    assert (fields["purchases_last_365_days"], fields["spent_last_365_days"]) == (1, 1)
+
+
 def test_a_customer_whose_purchases_are_all_older_than_a_year_has_no_recent_spend():
     fields = customer(bought(400, "tent-trail-2p", price=100))
 
