@@ -1,0 +1,156 @@
+"""Fit each model on the training cutoffs, and judge the exported ONNX model on the validation cutoff.
+
+The held-out predictions come from the ONNX bytes that will be written and served,
+through onnxruntime, not from the scikit-learn object: what is judged is what serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from engine.errors import ForestallError
+from engine.models.artifacts import session_from_bytes
+from engine.models.baselines import days_baselines, probability_baselines
+from engine.models.convert import onnx_bytes
+from engine.models.dataset import Examples, TrainingPeriod
+from engine.models.evaluate import Comparison, days_metrics, probability_metrics
+from engine.models.features import FeatureSchema
+
+MIN_TRAINING_ROWS = 50
+
+LABELS = {
+    "next_purchase": "probability: a purchase in the row's category within horizon_days after the cutoff; "
+    "days: days from the cutoff to the next purchase in the category, at most days_cap",
+    "response": "probability: a contact on the row's channel first reported within horizon_days after the "
+    "cutoff was accepted or converted within that window",
+    "churn": "probability: a customer with a purchase in the 365 days before the cutoff makes none within "
+    "horizon_days after it",
+}
+
+
+class TrainingFailed(ForestallError):
+    """A model could not be trained from the data given (too few rows, one class only)."""
+
+    status = "FAILED_PRECONDITION"
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    max_iter: int = 100
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+
+
+@dataclass
+class TrainedModel:
+    """A model ready to be written: its ONNX heads, schema, evaluation and provenance."""
+
+    name: str
+    schema: FeatureSchema
+    heads: dict[str, bytes]
+    evaluation: dict[str, Comparison]
+    rows: dict[str, int]
+    data_digest: str
+    seed: int
+    hyperparameters: Hyperparameters
+    period: TrainingPeriod
+    label: str = ""
+    shortfalls: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.shortfalls = [f"{head}: {s}" for head, c in self.evaluation.items() for s in c.shortfalls]
+
+    @property
+    def beats_baselines(self) -> bool:
+        return not self.shortfalls
+
+
+def data_digest(examples: Examples) -> str:
+    digest = hashlib.sha256()
+    for array in (examples.x, examples.y, examples.cutoff, examples.days):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def train_model(
+    name: str,
+    schema: FeatureSchema,
+    examples: Examples,
+    period: TrainingPeriod,
+    seed: int,
+    hyperparameters: Hyperparameters | None = None,
+) -> TrainedModel:
+    """Fit on the rows of the training cutoffs; evaluate model and baselines on the validation cutoff's."""
+    params = hyperparameters or Hyperparameters()
+    validation = len(period.cutoffs) - 1
+    train, held = examples.cutoff < validation, examples.cutoff == validation
+    x_train, y_train = examples.x[train], examples.y[train]
+    _check_trainable(name, y_train, "training")
+    _check_trainable(name, examples.y[held], "validation")
+    classifier = HistGradientBoostingClassifier(**asdict(params), random_state=seed, early_stopping=False)
+    classifier.fit(x_train, y_train.astype(np.int64))
+    heads = {"probability": onnx_bytes(classifier, len(schema.features), f"{name}_probability")}
+    x_held = examples.x[held]
+    scores = _probabilities(heads["probability"], x_held)
+    baselines = probability_baselines(name, schema, y_train, period.horizon_days)
+    evaluation = {
+        "probability": Comparison(
+            probability_metrics(examples.y[held], scores),
+            {b: probability_metrics(examples.y[held], f(x_held)) for b, f in baselines.items()},
+        )
+    }
+    if name == "next_purchase":
+        regressor = HistGradientBoostingRegressor(
+            **asdict(params), loss="absolute_error", random_state=seed, early_stopping=False
+        )
+        regressor.fit(x_train, examples.days[train])
+        heads["days"] = onnx_bytes(regressor, len(schema.features), f"{name}_days")
+        predicted = np.clip(_regression(heads["days"], x_held), 0, period.days_cap)
+        day_baselines = days_baselines(schema, examples.days[train], period.days_cap)
+        evaluation["days"] = Comparison(
+            days_metrics(examples.days[held], predicted),
+            {b: days_metrics(examples.days[held], f(x_held)) for b, f in day_baselines.items()},
+        )
+    return TrainedModel(
+        name=name,
+        schema=schema,
+        heads=heads,
+        evaluation=evaluation,
+        rows={
+            "training": int(train.sum()),
+            "validation": int(held.sum()),
+            "training_positive": int(y_train.sum()),
+            "validation_positive": int(examples.y[held].sum()),
+        },
+        data_digest=data_digest(examples),
+        seed=seed,
+        hyperparameters=params,
+        period=period,
+        label=LABELS.get(name, ""),
+    )
+
+
+def _check_trainable(name: str, y: np.ndarray, part: str) -> None:
+    if len(y) < MIN_TRAINING_ROWS:
+        raise TrainingFailed(f"{name}: {len(y)} {part} rows; at least {MIN_TRAINING_ROWS} are needed")
+    if y.min() == y.max():
+        raise TrainingFailed(f"{name}: every {part} row has the label {int(y[0])}; both outcomes are needed")
+
+
+def _probabilities(model: bytes, x: np.ndarray) -> np.ndarray:
+    outputs: Mapping[str, np.ndarray] = dict(
+        zip(["label", "probabilities"], session_from_bytes(model).run(None, {"X": x}), strict=True)
+    )
+    return outputs["probabilities"][:, 1].astype(np.float64)
+
+
+def _regression(model: bytes, x: np.ndarray) -> np.ndarray:
+    [predicted] = session_from_bytes(model).run(None, {"X": x})
+    return np.asarray(predicted, dtype=np.float64).ravel()
