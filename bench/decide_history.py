@@ -4,11 +4,15 @@ with 10, 100, 1,000 and 10,000 events.
     python bench/decide_history.py
     python bench/decide_history.py --sizes 10 10000 --runs 5
 
-Each size is one customer whose history is that many purchases of sample products
-spread over four years, in a fresh SQLite store. The decision path runs in this
-process, on one thread, without gRPC. The smallest history is the baseline
+Each size is one customer in a fresh SQLite store whose history is that many events
+over four years: three assets bought at the start (a boiler, a heat pump with a
+run-hours meter, a printer), then purchases of consumables and other products,
+meter readings, service visits, reviews, complaints, order statuses, contact outcomes
+and profile updates, delivered shuffled in batches of 1,000. The decision path runs
+in this process, on one thread, without gRPC. The smallest history is the baseline
 measured in the same run; each size is reported as the median milliseconds per
-Decide over `--runs` runs and its ratio to the baseline.
+Decide over `--runs` runs, its ratio to the baseline, and the size of the customer's
+kept state.
 """
 
 from __future__ import annotations
@@ -23,27 +27,68 @@ from pathlib import Path
 
 from engine.decision.engine import DecisionEngine
 from engine.decision.types import DecideRequest
-from engine.events import Event, LineItem, Purchase
+from engine.events import (
+    Complaint,
+    ContactOutcome,
+    Event,
+    LineItem,
+    Payload,
+    ProfileUpdate,
+    Purchase,
+    Review,
+    ServiceVisit,
+    UsageReading,
+)
+from engine.features.derive import Scope, Touch, facts_of
 from engine.logs import configure_logging
 from engine.ruleset.live import LiveRuleSet
 from engine.store import open_store
+from engine.vocabulary import Channel, Outcome
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-PRODUCTS = ("ink-305-black", "coffee-beans-1kg", "water-filter-3pack", "boiler-ecotherm-30", "stroller-city-go")
+PRODUCTS = ("ink-305-black", "coffee-beans-1kg", "water-filter-3pack", "stroller-city-go", "tent-trail-2p")
 BATCH = 1000
 
 
 def history(customer: str, size: int, rng: random.Random) -> list[Event]:
-    return [
-        Event(
-            event_id=f"{customer}-{n}",
-            customer_id=customer,
-            occurred_at=NOW - timedelta(days=rng.uniform(0, 4 * 365)),
-            payload=Purchase(items=[LineItem(product_id=rng.choice(PRODUCTS), quantity=1, unit_price=10.0)]),
-        )
-        for n in range(size)
+    start = NOW - timedelta(days=4 * 365)
+    owned = [
+        Purchase(items=[LineItem(product_id=product, quantity=1, unit_price=900.0)])
+        for product in ("boiler-ecotherm-30", "heat-pump-aw12", "printer-deskjet-2720")
     ]
+    payloads = owned[: min(size, 3)] + [_life_event(n, rng) for n in range(size - 3)]
+    moments = [start + timedelta(minutes=n) for n in range(3)] + [
+        start + timedelta(days=rng.uniform(1, 4 * 365)) for _ in range(size - 3)
+    ]
+    events = [
+        Event(event_id=f"{customer}-{n}", customer_id=customer, occurred_at=at, payload=payload)
+        for n, (at, payload) in enumerate(zip(moments, payloads, strict=True))
+    ]
+    return rng.sample(events, len(events))
+
+
+def _life_event(n: int, rng: random.Random) -> Payload:
+    kind = n % 10
+    if kind < 4:
+        items = [
+            LineItem(product_id=rng.choice(PRODUCTS), quantity=rng.randint(1, 3), unit_price=12.5)
+            for _ in range(rng.randint(1, 3))
+        ]
+        return Purchase(items=items, channel=Channel.POS)
+    if kind == 4:
+        return UsageReading(product_id="heat-pump-aw12", meter="run_hours", value=float(n))
+    if kind == 5:
+        return ServiceVisit(product_id=rng.choice(["boiler-ecotherm-30", "heat-pump-aw12"]))
+    if kind == 6:
+        return Review(rating=rng.randint(1, 5), text="ok")
+    if kind == 7:
+        return Complaint(complaint_id=f"k{n // 20}", state="opened" if n % 20 < 10 else "resolved")
+    if kind == 8:
+        return ContactOutcome(
+            decision_id=f"d{n}", action_id="a", outcome=rng.choice(list(Outcome)), channel=rng.choice(list(Channel))
+        )
+    return ProfileUpdate(consent_granted=[rng.choice(list(Channel))])
 
 
 def milliseconds_per_decide(engine: DecisionEngine, customer: str, calls: int) -> float:
@@ -53,10 +98,33 @@ def milliseconds_per_decide(engine: DecisionEngine, customer: str, calls: int) -
     return (time.perf_counter() - started) / calls * 1e3
 
 
+def facts_derived(engine: DecisionEngine, customer: str) -> int:
+    with engine.rules.use() as loaded:
+        ruleset = loaded.ruleset
+        state = engine.states.as_of(customer, NOW, ruleset.catalogue)
+        scope = Scope(ruleset.subjects, ruleset.categories, ruleset.pinned)
+        return len(facts_of(state, ruleset.catalogue, NOW, Touch(None), scope=scope))
+
+
+def milliseconds_per_ingest(engine: DecisionEngine, customer: str, calls: int) -> float:
+    """One new event at a time, each the customer's latest: what live traffic does."""
+    started = time.perf_counter()
+    for n in range(calls):
+        event = Event(
+            event_id=f"{customer}-later-{n}",
+            customer_id=customer,
+            occurred_at=NOW + timedelta(minutes=n + 1),
+            payload=Review(rating=4),
+        )
+        engine.ingest([event])
+    return (time.perf_counter() - started) / calls * 1e3
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200, help="decisions per run")
     args = parser.parse_args()
     configure_logging("json", "warning")
     rng = random.Random(7)
@@ -70,21 +138,30 @@ def main() -> int:
                 events = history(customer, size, rng)
                 for start in range(0, size, BATCH):
                     engine.ingest(events[start : start + BATCH])
-                calls = max(3, 2000 // size)
-                milliseconds_per_decide(engine, customer, calls)  # warm up
-                runs = [milliseconds_per_decide(engine, customer, calls) for _ in range(args.runs)]
-                results.append((size, statistics.median(runs), runs))
+                milliseconds_per_decide(engine, customer, args.calls)  # warm up
+                runs = [milliseconds_per_decide(engine, customer, args.calls) for _ in range(args.runs)]
+                state_bytes = len(engine.store.load_snapshot(customer).body or "")
+                facts = facts_derived(engine, customer)
+                ingest = milliseconds_per_ingest(engine, customer, 20)
+                results.append((size, statistics.median(runs), runs, facts, state_bytes, ingest))
         finally:
             engine.rules.close()
             engine.store.close()
 
     baseline = results[0][1]
-    print(f"Decide in process, one customer per history size, medians of {args.runs} runs\n")
-    row = "{:>8}  {:>10}  {:>10}  {}"
-    print(row.format("events", "ms/decide", f"vs {results[0][0]}", "runs (ms)"))
-    for size, median, runs in results:
+    print(f"Decide in process, one customer per history size, medians of {args.runs} runs of {args.calls}\n")
+    row = "{:>8}  {:>10}  {:>8}  {:>6}  {:>12}  {:>12}  {}"
+    print(row.format("events", "ms/decide", f"vs {results[0][0]}", "facts", "state bytes", "ms/ingest 1", "runs (ms)"))
+    for size, median, runs, facts, state_bytes, ingest in results:
         spread = " ".join(f"{r:.2f}" for r in runs)
-        print(row.format(size, f"{median:.2f}", f"{median / baseline:.1f}x", spread))
+        print(
+            row.format(size, f"{median:.2f}", f"{median / baseline:.2f}x", facts, state_bytes, f"{ingest:.2f}", spread)
+        )
+    print(
+        "\nfacts: the subjects rules are matched against (customer, assets, consumables, categories...);"
+        "\nms/ingest 1: one more event, the latest; a customer at the history cap"
+        f" ({engine.store.max_events_per_customer:,} events) has the oldest trimmed, and their state folded again."
+    )
     return 0
 
 

@@ -55,7 +55,12 @@ def test_forget_needs_yes_and_then_erases_everything_held_on_the_customer(locati
     assert result.stdout == "customer ann: 4 records erased (events, decisions and outcomes)\n"
     store = open_store(location)
     try:
-        assert store.export_customer("ann") == {"customer_id": "ann", "events": [], "decisions": []}
+        assert store.export_customer("ann") == {
+            "customer_id": "ann",
+            "events": [],
+            "derived_state": None,
+            "decisions": [],
+        }
         assert list(store.customer_ids()) == ["bob"]
     finally:
         store.close()

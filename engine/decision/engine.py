@@ -16,10 +16,11 @@ from typing import Any
 import structlog
 
 from engine.decision.proposals import propose
+from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import NotFound
 from engine.events import Event
-from engine.features.derive import Scope, Touch, derive_facts
+from engine.features.derive import Scope, Touch, facts_of
 from engine.privacy import customer_ref
 from engine.ruleset.live import LiveRuleSet
 from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
@@ -53,14 +54,15 @@ class DecisionEngine:
 
     def __init__(self, store: Store, rules: LiveRuleSet, new_id: Callable[[], str] = _new_id) -> None:
         self.store = store
+        self.states = CustomerStates(store)
         self.rules = rules
         self._new_id = new_id
 
     def decide(self, request: DecideRequest) -> Decision:
-        state = self.store.load_customer(request.customer_id)
         with self.rules.use() as loaded:
-            facts = derive_facts(
-                state.events,
+            state = self.states.as_of(request.customer_id, request.as_of, loaded.ruleset.catalogue)
+            facts = facts_of(
+                state,
                 loaded.ruleset.catalogue,
                 request.as_of,
                 Touch(request.channel.value if request.channel else None, request.touchpoint, request.context),
@@ -84,7 +86,10 @@ class DecisionEngine:
         return decision
 
     def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
-        codes = self.store.ingest(events)
+        ingested = self.store.ingest_changes(events)
+        with self.rules.use() as loaded:
+            self.states.ingested(events, ingested, loaded.ruleset.catalogue)
+        codes = ingested.codes
         log.info("ingested", events=len(events), accepted=codes.count(IngestCode.ACCEPTED))
         return codes
 

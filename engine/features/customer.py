@@ -60,7 +60,7 @@ class Reviews(msgspec.Struct):
         self.last_rating = review.rating
         self.last_at = event.occurred_at
         if review.rating <= NEGATIVE_RATING:
-            self.negative.add(event.occurred_at)
+            self.negative.add(event.occurred_at, keep_days=90)
 
     def fields(self, as_of: datetime) -> dict[str, object]:
         fields: dict[str, object] = {
@@ -87,7 +87,7 @@ class Complaints(msgspec.Struct):
         if complaint.state == "opened":
             self.open_ids.append(complaint.complaint_id)
             self.opened.setdefault(day_of(event.occurred_at), []).append(complaint.complaint_id)
-            forget_unreachable(self.opened, lambda day, _: day, event.occurred_at)
+            forget_unreachable(self.opened, lambda day, _: day, event.occurred_at, 90)
             self.last_opened_at = event.occurred_at
 
     def fields(self, as_of: datetime) -> dict[str, object]:
@@ -144,7 +144,7 @@ class Contacts(msgspec.Struct):
         contact = self.by_action.get(action)
         if contact is None:
             contact = self.by_action[action] = Contact(day_of(event.occurred_at))
-            forget_unreachable(self.by_action, lambda _, c: c.day, event.occurred_at)
+            forget_unreachable(self.by_action, lambda _, c: c.day, event.occurred_at, 365)
         if not contact.channel and outcome.channel:
             contact.channel = outcome.channel.value
         contact.responded = contact.responded or outcome.outcome in RESPONSES

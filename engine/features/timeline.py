@@ -10,13 +10,14 @@ from engine.events import Event
 SECONDS_PER_DAY = 86_400.0
 
 
-def timeline(events: Iterable[Event], as_of: datetime) -> list[Event]:
-    """The events up to `as_of` in `(occurred_at, event_id)` order, each event id once.
+def timeline(events: Iterable[Event], as_of: datetime | None = None) -> list[Event]:
+    """The events up to `as_of` (all if None) in `(occurred_at, event_id)` order, each event id once.
 
     The order is total, so same-moment events, arrival order and repeated delivery
     never change what is derived from it.
     """
-    ordered = sorted((e for e in events if e.occurred_at <= as_of), key=lambda e: (e.occurred_at, e.event_id))
+    kept_events = events if as_of is None else (e for e in events if e.occurred_at <= as_of)
+    ordered = sorted(kept_events, key=lambda e: (e.occurred_at, e.event_id))
     kept: dict[str, Event] = {}
     for event in ordered:
         kept.setdefault(event.event_id, event)

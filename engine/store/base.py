@@ -13,8 +13,13 @@ The contract, in short:
   ones. Arrival order does not matter: the kept events are the same as if they had
   arrived in time order. An event older than a full history is acknowledged and
   dropped at once, so sending it again reports it ACCEPTED again.
+- Each customer has a version, bumped by every ingestion that changes their events
+  (an event accepted, or one trimmed); `ingest_changes` reports each customer's
+  versions before and after. A snapshot of a customer's derived state is kept with
+  the version it was derived at, and saved only if that is still the customer's
+  version (compare and set), so a snapshot never misses an event.
 - `export_customer` returns, and `forget_customer` erases, everything held on one
-  customer: events, decisions and their outcomes.
+  customer: events, their snapshot, decisions and their outcomes.
 """
 
 from __future__ import annotations
@@ -44,11 +49,41 @@ class IngestCode(StrEnum):
 
 
 @dataclass(frozen=True)
-class CustomerState:
-    """What the store holds on one customer, loaded in one round trip."""
+class CustomerHistory:
+    """A customer's events and the version they are at, loaded in one round trip."""
 
     customer_id: str
     events: tuple[Event, ...]
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A customer's version, and their kept snapshot with the version it was derived at."""
+
+    version: int = 0
+    kept_version: int | None = None
+    body: str | None = None
+
+    @property
+    def current(self) -> bool:
+        return self.body is not None and self.kept_version == self.version
+
+
+@dataclass(frozen=True)
+class CustomerChange:
+    """What one ingestion did to a customer: their version before and after, and whether events were trimmed."""
+
+    before: int
+    after: int
+    trimmed: bool
+
+
+@dataclass(frozen=True)
+class Ingested:
+    codes: list[IngestCode]
+    # customer id -> the change, for each customer whose events changed
+    changes: dict[str, CustomerChange]
 
 
 @dataclass(frozen=True)
@@ -138,13 +173,24 @@ class Store(ABC):
     #: Where the data is, fit for logs: a file path, or a URL without its password.
     location: str
 
-    @abstractmethod
     def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
         """Store events idempotently by (customer id, event id), atomically per customer; one code per event."""
+        return self.ingest_changes(events).codes
 
     @abstractmethod
-    def load_customer(self, customer_id: str) -> CustomerState:
-        """The customer's state, events in `(occurred_at, event_id)` order; an unknown customer has an empty one."""
+    def ingest_changes(self, events: Sequence[Event]) -> Ingested:
+        """`ingest`, reporting each changed customer's versions too."""
+
+    @abstractmethod
+    def load_customer(self, customer_id: str) -> CustomerHistory:
+        """The customer's events in `(occurred_at, event_id)` order; an unknown customer has none, at version 0."""
+
+    @abstractmethod
+    def load_snapshot(self, customer_id: str) -> Snapshot: ...
+
+    @abstractmethod
+    def save_snapshot(self, customer_id: str, version: int, body: str) -> bool:
+        """Keep a snapshot derived at `version`, if that is still the customer's version; whether it was kept."""
 
     @abstractmethod
     def customer_ids(self) -> Iterator[str]:
@@ -174,9 +220,11 @@ class Store(ABC):
     def export_customer(self, customer_id: str) -> dict[str, Any]:
         """Everything held on a customer as one JSON-able document: events, decisions and their outcomes."""
         decisions = [self.find_decision(d) for d in self.customer_decision_ids(customer_id)]
+        snapshot = self.load_snapshot(customer_id).body
         return {
             "customer_id": customer_id,
             "events": [e.model_dump(mode="json") for e in self.load_customer(customer_id).events],
+            "derived_state": None if snapshot is None else json.loads(snapshot),
             "decisions": [
                 {**d.document(), "outcomes": [o.document() for o in self.outcomes(d.decision_id)]}
                 for d in sorted(filter(None, decisions), key=lambda d: (d.as_of, d.decision_id))
@@ -185,7 +233,8 @@ class Store(ABC):
 
     @abstractmethod
     def forget_customer(self, customer_id: str) -> int:
-        """Erase everything held on a customer; returns how many events, decisions and outcomes were erased."""
+        """Erase everything held on a customer; returns how many events, decisions and outcomes were erased
+        (their snapshot goes too, uncounted: it is derived from the events)."""
 
     @abstractmethod
     def close(self) -> None: ...

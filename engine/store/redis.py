@@ -13,6 +13,7 @@ atomically:
 
     <prefix>:{c:<id>}:events      hash    event id -> event JSON
     <prefix>:{c:<id>}:timeline    zset    event id, scored by occurred_at in microseconds
+    <prefix>:{c:<id>}:state       hash    version; snapshot and snapshot_version once derived
     <prefix>:{c:<id>}:decisions   zset    decision id, scored by its expiry (Redis clock)
     <prefix>:{d:<id>}:decision    string  decision JSON
     <prefix>:{d:<id>}:outcomes    hash    "<action id> <outcome>" -> outcome JSON
@@ -53,8 +54,11 @@ from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.store.base import (
     DEFAULT_MAX_EVENTS_PER_CUSTOMER,
-    CustomerState,
+    CustomerChange,
+    CustomerHistory,
     IngestCode,
+    Ingested,
+    Snapshot,
     Store,
     StoredDecision,
     StoredOutcome,
@@ -69,33 +73,44 @@ DEFAULT_DECISION_TTL = timedelta(days=90)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CUSTOMER_PAGE = 500
 
-# KEYS: events, timeline. ARGV: the history cap, then (event id, score, body) per event.
-# Returns 1 (accepted) or 0 (duplicate) per event, then trims the oldest past the cap.
+# KEYS: events, timeline, state. ARGV: the history cap, then (event id, score, body) per event.
+# Stores each new event, trims the oldest past the cap, bumps the version if anything
+# changed. Returns {1 (accepted) or 0 (duplicate) per event, version before, after, 1 if trimmed}.
 _INGEST = """
 local codes = {}
+local accepted = 0
 for i = 2, #ARGV, 3 do
   if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
     codes[#codes + 1] = 1
+    accepted = accepted + 1
   else
     codes[#codes + 1] = 0
   end
 end
+local trimmed = 0
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
 if excess > 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do
     redis.call('HDEL', KEYS[1], id)
   end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+  trimmed = 1
 end
-return codes
+local before = tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
+local after = before
+if accepted > 0 or trimmed == 1 then
+  after = redis.call('HINCRBY', KEYS[3], 'version', 1)
+end
+return {codes, before, after, trimmed}
 """
 
-# KEYS: events, timeline. Returns the event bodies in timeline order, in one round
-# trip; HMGET takes ids in chunks because Lua's unpack has a limit of about 8,000.
+# KEYS: events, timeline, state. Returns the version, then the event bodies in timeline
+# order, in one round trip; HMGET takes ids in chunks because Lua's unpack has a limit
+# of about 8,000.
 _LOAD = """
 local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
-local bodies = {}
+local bodies = {redis.call('HGET', KEYS[3], 'version') or '0'}
 for first = 1, #ids, 1000 do
   local chunk = redis.call('HMGET', KEYS[1], unpack(ids, first, math.min(first + 999, #ids)))
   for _, body in ipairs(chunk) do
@@ -103,6 +118,16 @@ for first = 1, #ids, 1000 do
   end
 end
 return bodies
+"""
+
+# KEYS: state. ARGV: version, snapshot. Keeps the snapshot only if the customer is still at that version.
+_SAVE_SNAPSHOT = """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version or tonumber(version) ~= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'snapshot', ARGV[2], 'snapshot_version', ARGV[1])
+return 1
 """
 
 # KEYS: a customer's decision index. ARGV: the TTL in seconds, then decision ids.
@@ -165,6 +190,7 @@ class RedisStore(Store):
         self._client = redis.Redis.from_url(url, decode_responses=True)
         self._ingest = self._client.register_script(_INGEST)
         self._load = self._client.register_script(_LOAD)
+        self._save_snapshot = self._client.register_script(_SAVE_SNAPSHOT)
         self._index_decisions = self._client.register_script(_INDEX_DECISIONS)
         self._erase = self._client.register_script(_ERASE)
         with self._errors():
@@ -208,9 +234,12 @@ class RedisStore(Store):
     def _decision_key(self, decision_id: str, part: str) -> str:
         return f"{self._prefix}:{{d:{decision_id}}}:{part}"
 
-    def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
+    def _history_keys(self, customer_id: str) -> list[str]:
+        return [self._customer_key(customer_id, part) for part in ("events", "timeline", "state")]
+
+    def ingest_changes(self, events: Sequence[Event]) -> Ingested:
         if not events:
-            return []
+            return Ingested([], {})
         positions: dict[str, list[int]] = defaultdict(list)
         for position, event in enumerate(events):
             positions[event.customer_id].append(position)
@@ -220,22 +249,33 @@ class RedisStore(Store):
                 args: list[str | int] = [self.max_events_per_customer]
                 for i in indexes:
                     args += [events[i].event_id, _score(events[i].occurred_at), events[i].model_dump_json()]
-                keys = [self._customer_key(customer_id, "events"), self._customer_key(customer_id, "timeline")]
-                self._ingest(keys=keys, args=args, client=pipeline)
+                self._ingest(keys=self._history_keys(customer_id), args=args, client=pipeline)
             results = pipeline.execute()
             self._client.zadd(self._customers_key, dict.fromkeys(positions, 0))
         codes: list[IngestCode] = [IngestCode.DUPLICATE] * len(events)
-        for indexes, accepted in zip(positions.values(), results, strict=True):
+        changes = {}
+        for (customer_id, indexes), (accepted, before, after, trimmed) in zip(positions.items(), results, strict=True):
             for i, flag in zip(indexes, accepted, strict=True):
                 if flag:
                     codes[i] = IngestCode.ACCEPTED
-        return codes
+            if after != before:
+                changes[customer_id] = CustomerChange(before, after, bool(trimmed))
+        return Ingested(codes, changes)
 
-    def load_customer(self, customer_id: str) -> CustomerState:
-        keys = [self._customer_key(customer_id, "events"), self._customer_key(customer_id, "timeline")]
+    def load_customer(self, customer_id: str) -> CustomerHistory:
         with self._errors():
-            bodies = self._load(keys=keys)
-        return CustomerState(customer_id, events_from_json(bodies))
+            version, *bodies = self._load(keys=self._history_keys(customer_id))
+        return CustomerHistory(customer_id, events_from_json(bodies), int(version))
+
+    def load_snapshot(self, customer_id: str) -> Snapshot:
+        key = self._customer_key(customer_id, "state")
+        with self._errors():
+            version, kept_version, body = self._client.hmget(key, ["version", "snapshot_version", "snapshot"])
+        return Snapshot(int(version or 0), None if kept_version is None else int(kept_version), body)
+
+    def save_snapshot(self, customer_id: str, version: int, body: str) -> bool:
+        with self._errors():
+            return bool(self._save_snapshot(keys=[self._customer_key(customer_id, "state")], args=[version, body]))
 
     def customer_ids(self) -> Iterator[str]:
         last = "-"
@@ -303,8 +343,9 @@ class RedisStore(Store):
                 self._erase(keys=keys, client=pipeline)
             parts = ("events", "timeline", "decisions")
             self._erase(keys=[self._customer_key(customer_id, part) for part in parts], client=pipeline)
+            pipeline.delete(self._customer_key(customer_id, "state"))  # derived from the events: not counted
             pipeline.zrem(self._customers_key, customer_id)
-            *erased, _ = pipeline.execute()
+            *erased, _, _ = pipeline.execute()
         return sum(erased)
 
     def close(self) -> None:

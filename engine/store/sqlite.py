@@ -5,8 +5,9 @@ an acknowledged one survives a power cut. Decisions are a log: they are written
 behind the request, in batches, on a `NORMAL` connection, and readable from the
 moment Decide returns. Each thread has its own pair of connections.
 
-Retention: the latest `max_events_per_customer` events of each customer (10,000 by
-default) are kept, trimmed as new ones arrive; decisions and outcomes are kept
+Each customer's row in `customers` holds their version, their number of events and
+their state snapshot. Retention: the latest `max_events_per_customer` events of each
+customer (10,000 by default) are kept, trimmed as new ones arrive; decisions and outcomes are kept
 until their customer is forgotten. Erasures overwrite the freed pages
 (`secure_delete`), so a forgotten customer's data does not linger in the file.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,8 +27,11 @@ from engine.errors import StoreUnavailable
 from engine.events import Event
 from engine.store.base import (
     DEFAULT_MAX_EVENTS_PER_CUSTOMER,
-    CustomerState,
+    CustomerChange,
+    CustomerHistory,
     IngestCode,
+    Ingested,
+    Snapshot,
     Store,
     StoredDecision,
     StoredOutcome,
@@ -35,7 +40,7 @@ from engine.store.base import (
 from engine.store.write_behind import WriteBehind
 from engine.vocabulary import Outcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     customer_id TEXT NOT NULL,
@@ -45,6 +50,13 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (customer_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, occurred_at, event_id);
+CREATE TABLE IF NOT EXISTS customers (
+    customer_id      TEXT PRIMARY KEY,
+    version          INTEGER NOT NULL,
+    events           INTEGER NOT NULL,
+    snapshot         TEXT,
+    snapshot_version INTEGER
+);
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY,
     customer_id TEXT NOT NULL,
@@ -65,6 +77,16 @@ _TRIM_EVENTS = """
 DELETE FROM events WHERE rowid IN (
     SELECT rowid FROM events WHERE customer_id = ? ORDER BY occurred_at DESC, event_id DESC LIMIT -1 OFFSET ?
 )
+"""
+# Schema 1 had no customers table: one row per customer with events, at version 1.
+_ADD_CUSTOMERS = """
+INSERT OR IGNORE INTO customers (customer_id, version, events)
+SELECT customer_id, 1, COUNT(*) FROM events GROUP BY customer_id
+"""
+_BUMP_CUSTOMER = """
+INSERT INTO customers (customer_id, version, events) VALUES (?, 1, ?)
+ON CONFLICT (customer_id) DO UPDATE SET version = version + 1, events = events + excluded.events
+RETURNING version, events
 """
 # Outcomes first: they refer to the decisions.
 _FORGET_CUSTOMER = (
@@ -96,7 +118,10 @@ class SqliteStore(Store):
         self._decisions = WriteBehind[StoredDecision]("sqlite-decisions", self._write_decisions)
         with self._errors():
             connection = self._connection()
+            (found_version,) = connection.execute("PRAGMA user_version").fetchone()
             connection.executescript(_SCHEMA)
+            if found_version < 2:
+                connection.execute(_ADD_CUSTOMERS)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _connection(self, durable: bool = False) -> sqlite3.Connection:
@@ -123,6 +148,16 @@ class SqliteStore(Store):
             raise StoreUnavailable(f"sqlite store {self.path}: {exc}") from exc
 
     @contextmanager
+    def _read_transaction(self) -> Iterator[sqlite3.Connection]:
+        """Reads that see one state of the file (WAL gives each transaction its snapshot)."""
+        connection = self._connection()
+        connection.execute("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.execute("COMMIT")
+
+    @contextmanager
     def _durable_transaction(self) -> Iterator[sqlite3.Connection]:
         with self._errors(), self._write_lock:
             connection = self._connection(durable=True)
@@ -134,8 +169,9 @@ class SqliteStore(Store):
                 raise
             connection.execute("COMMIT")
 
-    def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
+    def ingest_changes(self, events: Sequence[Event]) -> Ingested:
         codes = []
+        changes = {}
         with self._durable_transaction() as connection:
             for event in events:
                 cursor = connection.execute(
@@ -143,18 +179,46 @@ class SqliteStore(Store):
                     (event.customer_id, event.event_id, _timestamp(event.occurred_at), event.model_dump_json()),
                 )
                 codes.append(IngestCode.ACCEPTED if cursor.rowcount == 1 else IngestCode.DUPLICATE)
-            grown = {e.customer_id for e, code in zip(events, codes, strict=True) if code is IngestCode.ACCEPTED}
-            for customer_id in grown:
-                connection.execute(_TRIM_EVENTS, (customer_id, self.max_events_per_customer))
-        return codes
+            grown = Counter(e.customer_id for e, code in zip(events, codes, strict=True) if code is IngestCode.ACCEPTED)
+            for customer_id, accepted in grown.items():
+                version, held = connection.execute(_BUMP_CUSTOMER, (customer_id, accepted)).fetchone()
+                trimmed = False
+                if held > self.max_events_per_customer:
+                    trimmed = connection.execute(_TRIM_EVENTS, (customer_id, self.max_events_per_customer)).rowcount > 0
+                    connection.execute(
+                        "UPDATE customers SET events = ? WHERE customer_id = ?",
+                        (self.max_events_per_customer, customer_id),
+                    )
+                changes[customer_id] = CustomerChange(version - 1, version, trimmed)
+        return Ingested(codes, changes)
 
-    def load_customer(self, customer_id: str) -> CustomerState:
-        with self._errors():
-            rows = self._connection().execute(
+    def load_customer(self, customer_id: str) -> CustomerHistory:
+        with self._errors(), self._read_transaction() as connection:
+            row = connection.execute("SELECT version FROM customers WHERE customer_id = ?", (customer_id,)).fetchone()
+            rows = connection.execute(
                 "SELECT body FROM events WHERE customer_id = ? ORDER BY occurred_at, event_id", (customer_id,)
             )
             events = events_from_json(body for (body,) in rows)
-        return CustomerState(customer_id, events)
+        return CustomerHistory(customer_id, events, row[0] if row else 0)
+
+    def load_snapshot(self, customer_id: str) -> Snapshot:
+        with self._errors():
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT version, snapshot_version, snapshot FROM customers WHERE customer_id = ?", (customer_id,)
+                )
+                .fetchone()
+            )
+        return Snapshot(*row) if row else Snapshot()
+
+    def save_snapshot(self, customer_id: str, version: int, body: str) -> bool:
+        with self._errors(), self._write_lock:  # derived, so not synced: a lost one is derived again
+            cursor = self._connection().execute(
+                "UPDATE customers SET snapshot = ?, snapshot_version = ? WHERE customer_id = ? AND version = ?",
+                (body, version, customer_id, version),
+            )
+        return cursor.rowcount == 1
 
     def customer_ids(self) -> Iterator[str]:
         last = ""
@@ -163,7 +227,7 @@ class SqliteStore(Store):
                 page = [
                     row[0]
                     for row in self._connection().execute(
-                        "SELECT DISTINCT customer_id FROM events WHERE customer_id > ? ORDER BY customer_id LIMIT 500",
+                        "SELECT customer_id FROM customers WHERE customer_id > ? ORDER BY customer_id LIMIT 500",
                         (last,),
                     )
                 ]
@@ -174,7 +238,7 @@ class SqliteStore(Store):
 
     def count_customers(self) -> int:
         with self._errors():
-            (count,) = self._connection().execute("SELECT COUNT(DISTINCT customer_id) FROM events").fetchone()
+            (count,) = self._connection().execute("SELECT COUNT(*) FROM customers").fetchone()
         return int(count)
 
     def save_decision(self, decision: StoredDecision) -> None:
@@ -235,7 +299,9 @@ class SqliteStore(Store):
     def forget_customer(self, customer_id: str) -> int:
         self._decisions.flush()  # or a decision still queued would be written after the erasure
         with self._durable_transaction() as connection:
-            return sum(connection.execute(statement, (customer_id,)).rowcount for statement in _FORGET_CUSTOMER)
+            erased = sum(connection.execute(statement, (customer_id,)).rowcount for statement in _FORGET_CUSTOMER)
+            connection.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,))
+        return erased
 
     def close(self) -> None:
         self._decisions.close()

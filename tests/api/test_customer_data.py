@@ -48,6 +48,7 @@ def test_an_export_holds_the_customers_events_decisions_and_outcomes(admin, deci
     assert export["customer_id"] == "ann"
     assert [e["event_id"] for e in export["events"]] == ["ann-1", "ann-2"]
     assert export["events"][0]["payload"]["items"][0]["product_id"] == "boiler-ecotherm-30"
+    assert export["derived_state"]["spend"]["purchases"] == 2  # what Forestall derived from them
     [exported] = export["decisions"]
     assert exported["decision_id"] == decision.decision_id
     assert list(exported["actions"]) == [a.action_id for a in decision.actions]
@@ -61,7 +62,7 @@ def test_forgetting_erases_everything_and_counts_it(admin, decisions):
     response = admin.ForgetCustomer(admin_pb2.ForgetCustomerRequest(customer_id="ann"))
 
     assert response.records_erased == 2 + 1 + 2  # events, decision, outcomes
-    assert _export(admin, "ann") == {"customer_id": "ann", "events": [], "decisions": []}
+    assert _export(admin, "ann") == {"customer_id": "ann", "events": [], "derived_state": None, "decisions": []}
     assert len(_export(admin, "bob")["events"]) == 2
     assert admin.GetStatus(admin_pb2.GetStatusRequest()).customer_count == 1
     with pytest.raises(grpc.RpcError) as raised:

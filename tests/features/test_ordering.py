@@ -1,5 +1,6 @@
 """Out-of-order and repeated delivery change nothing: the facts derived from what a store
-loaded after a shuffled, duplicated, batched delivery are those of the history in time order."""
+loaded after a shuffled, duplicated, batched delivery, and those read from the state kept
+as it arrived, are those of the history in time order."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.decision.states import CustomerStates
 from engine.events import (
     Complaint,
     ContactOutcome,
@@ -24,7 +26,7 @@ from engine.events import (
     ServiceVisit,
     UsageReading,
 )
-from engine.features.derive import Touch, derive_facts
+from engine.features.derive import Touch, derive_facts, facts_of
 from engine.store.base import Store
 from engine.vocabulary import Channel, Outcome
 from tests.features.builders import AS_OF, CATALOGUE
@@ -111,10 +113,13 @@ def test_a_shuffled_duplicated_batched_delivery_gives_the_facts_of_the_history_i
     customer_id = f"c{next(_customers)}"
     batches = data.draw(deliveries(history))
 
+    states = CustomerStates(store)
     for batch in batches:
-        store.ingest([e.model_copy(update={"customer_id": customer_id}) for e in batch])
+        sent = [e.model_copy(update={"customer_id": customer_id}) for e in batch]
+        states.ingested(sent, store.ingest_changes(sent), CATALOGUE)
     loaded = store.load_customer(customer_id).events
 
     expected = _facts(history, as_of)
     assert _facts(loaded, as_of) == expected
     assert _facts([e for batch in batches for e in batch], as_of) == expected
+    assert facts_of(states.as_of(customer_id, as_of, CATALOGUE), CATALOGUE, as_of, Touch("web")) == expected

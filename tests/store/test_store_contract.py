@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from engine.events import Event, LineItem, Purchase, Review
-from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
+from engine.store.base import CustomerChange, IngestCode, Snapshot, Store, StoredDecision, StoredOutcome
 from engine.store.redis import RedisStore
 from engine.store.sqlite import SqliteStore
 from engine.vocabulary import Outcome
@@ -179,6 +179,55 @@ def test_customers_are_listed_once_each_in_a_stable_order(store):
     assert store.count_customers() == 700
 
 
+# ---- versions and snapshots ----------------------------------------------------------------------
+
+
+def test_each_ingestion_that_changes_a_customer_bumps_their_version_once(store):
+    assert store.load_customer("c1").version == 0
+
+    first = store.ingest_changes([_purchase("e1"), _purchase("e2"), _purchase("b1", customer="bob")])
+    again = store.ingest_changes([_purchase("e2"), _purchase("e3")])
+    repeat = store.ingest_changes([_purchase("e3")])
+
+    assert first.changes == {"c1": CustomerChange(0, 1, False), "bob": CustomerChange(0, 1, False)}
+    assert again.changes == {"c1": CustomerChange(1, 2, False)}
+    assert (repeat.codes, repeat.changes) == ([DUPLICATE], {})  # nothing changed
+    assert store.load_customer("c1").version == 2
+
+
+def test_trimming_is_reported_as_a_change(capped):
+    capped.ingest([_purchase(f"e{day}", day=day) for day in range(3)])
+
+    assert capped.ingest_changes([_purchase("e3", day=3)]).changes == {"c1": CustomerChange(1, 2, True)}
+    assert capped.ingest_changes([_purchase("ancient", day=-5)]).changes == {"c1": CustomerChange(2, 3, True)}
+
+
+def test_a_snapshot_is_kept_only_at_the_customers_current_version(store):
+    assert store.load_snapshot("c1") == Snapshot(0, None, None)
+    store.ingest([_purchase("e1")])
+
+    assert store.save_snapshot("c1", 1, '{"n": 1}')
+    assert store.load_snapshot("c1") == Snapshot(1, 1, '{"n": 1}')
+    assert store.load_snapshot("c1").current
+
+    store.ingest([_purchase("e2")])  # the snapshot misses e2 now
+    assert not store.load_snapshot("c1").current
+    assert not store.save_snapshot("c1", 1, '{"n": 1, "late": true}')  # derived before e2: refused
+    assert store.load_snapshot("c1") == Snapshot(2, 1, '{"n": 1}')
+    assert not store.save_snapshot("nobody", 0, "{}")
+
+
+def test_forgetting_a_customer_erases_their_snapshot_and_version(store):
+    store.ingest([_purchase("e1")])
+    store.save_snapshot("c1", 1, '{"spend": 2.5}')
+
+    assert store.export_customer("c1")["derived_state"] == {"spend": 2.5}
+    store.forget_customer("c1")
+
+    assert store.load_snapshot("c1") == Snapshot()
+    assert store.export_customer("c1")["derived_state"] is None
+
+
 # ---- retention -------------------------------------------------------------------------------
 
 
@@ -211,13 +260,13 @@ def test_out_of_order_arrival_keeps_the_same_state_as_in_order(reopen, seed):
     try:
         for event in events:
             in_order.ingest([event])
-        expected = in_order.load_customer("c1")
+        expected = in_order.load_customer("c1").events
         in_order.forget_customer("c1")
         for start in range(0, len(shuffled), 3):
             out_of_order.ingest([*shuffled[start : start + 3], shuffled[0]])  # with a duplicate in each batch
 
-        assert out_of_order.load_customer("c1") == expected
-        assert [e.event_id for e in expected.events] == ["e07", "e08", "e09", "e10", "e11"]
+        assert out_of_order.load_customer("c1").events == expected
+        assert [e.event_id for e in expected] == ["e07", "e08", "e09", "e10", "e11"]
     finally:
         in_order.close()
         out_of_order.close()
@@ -344,7 +393,12 @@ def test_an_export_holds_every_event_decision_and_outcome_of_the_customer(store)
 
 
 def test_an_unknown_customer_exports_empty(store):
-    assert store.export_customer("nobody") == {"customer_id": "nobody", "events": [], "decisions": []}
+    assert store.export_customer("nobody") == {
+        "customer_id": "nobody",
+        "events": [],
+        "derived_state": None,
+        "decisions": [],
+    }
 
 
 def test_forgetting_erases_everything_held_on_the_customer_and_counts_it(store):
@@ -354,7 +408,7 @@ def test_forgetting_erases_everything_held_on_the_customer_and_counts_it(store):
     erased = store.forget_customer("ann")
 
     assert erased == 2 + 2 + 2  # events, decisions, outcomes
-    assert store.export_customer("ann") == {"customer_id": "ann", "events": [], "decisions": []}
+    assert store.export_customer("ann") == {"customer_id": "ann", "events": [], "derived_state": None, "decisions": []}
     assert store.find_decision("ann-d1") is None
     assert store.outcomes("ann-d1") == []
     assert list(store.customer_ids()) == ["bob"]
