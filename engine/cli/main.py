@@ -5,6 +5,8 @@ Examples:
   forestall demo                      # sample customers on a fresh embedded store, then serve
   forestall rules validate rules/     # exit 0 when valid, 1 with every error listed
   forestall customer export c-123     # everything held on a customer, as JSON
+  forestall train --store var/forestall.db   # next-purchase, response and churn models, judged on held-out time
+  forestall models list               # trained models, flagged and promoted ones marked
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli import customer, importer, rules, serve
+from engine.cli import customer, importer, models, rules, serve, train
 from engine.errors import ForestallError
 
 # Each command group registers its own subcommands.
-COMMAND_GROUPS = (serve, rules, customer, importer)
+COMMAND_GROUPS = (serve, rules, customer, importer, train, models)
 
 
 def build_parser() -> argparse.ArgumentParser:
