@@ -22,6 +22,7 @@ import random
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,15 +52,15 @@ PRODUCTS = ("ink-305-black", "coffee-beans-1kg", "water-filter-3pack", "stroller
 BATCH = 1000
 
 
-def history(customer: str, size: int, rng: random.Random) -> list[Event]:
-    start = NOW - timedelta(days=4 * 365)
+def history(customer: str, size: int, rng: random.Random, years: float = 4) -> list[Event]:
+    start = NOW - timedelta(days=years * 365)
     owned = [
         Purchase(items=[LineItem(product_id=product, quantity=1, unit_price=900.0)])
         for product in ("boiler-ecotherm-30", "heat-pump-aw12", "printer-deskjet-2720")
     ]
     payloads = owned[: min(size, 3)] + [_life_event(n, rng) for n in range(size - 3)]
     moments = [start + timedelta(minutes=n) for n in range(3)] + [
-        start + timedelta(days=rng.uniform(1, 4 * 365)) for _ in range(size - 3)
+        start + timedelta(days=rng.uniform(1, years * 365)) for _ in range(size - 3)
     ]
     events = [
         Event(event_id=f"{customer}-{n}", customer_id=customer, occurred_at=at, payload=payload)
@@ -120,47 +121,84 @@ def milliseconds_per_ingest(engine: DecisionEngine, customer: str, calls: int) -
     return (time.perf_counter() - started) / calls * 1e3
 
 
+def measure(engine: DecisionEngine, customer: str, events: list[Event], runs: int, calls: int) -> Measured:
+    for start in range(0, len(events), BATCH):
+        engine.ingest(events[start : start + BATCH])
+    milliseconds_per_decide(engine, customer, calls)  # warm up
+    per_run = [milliseconds_per_decide(engine, customer, calls) for _ in range(runs)]
+    return Measured(
+        events=len(events),
+        held=len(engine.store.load_customer(customer).events),
+        runs=per_run,
+        facts=facts_derived(engine, customer),
+        state_bytes=len(engine.store.load_snapshot(customer).body or ""),
+        ingest=milliseconds_per_ingest(engine, customer, 20),
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    events: int
+    held: int
+    runs: list[float]
+    facts: int
+    state_bytes: int
+    ingest: float
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+
+def report(title: str, results: list[Measured]) -> None:
+    baseline = results[0].median
+    print(f"{title}\n")
+    row = "{:>8}  {:>6}  {:>10}  {:>8}  {:>6}  {:>12}  {:>12}  {}"
+    print(row.format("events", "held", "ms/decide", "ratio", "facts", "state bytes", "ms/ingest 1", "runs (ms)"))
+    for r in results:
+        spread = " ".join(f"{run:.2f}" for run in r.runs)
+        ratio = f"{r.median / baseline:.2f}x"
+        print(row.format(r.events, r.held, f"{r.median:.2f}", ratio, r.facts, r.state_bytes, f"{r.ingest:.2f}", spread))
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000])
+    parser.add_argument("--years", type=int, nargs="*", default=[1, 4, 12], help="spans at 2,500 events a year")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--calls", type=int, default=200, help="decisions per run")
     args = parser.parse_args()
     configure_logging("json", "warning")
     rng = random.Random(7)
 
-    results = []
     with tempfile.TemporaryDirectory() as tmp:
         engine = DecisionEngine(open_store(str(Path(tmp) / "store.db")), LiveRuleSet(REPO / "rules", NOW))
         try:
-            for size in sorted(args.sizes):
-                customer = f"customer-{size}"
-                events = history(customer, size, rng)
-                for start in range(0, size, BATCH):
-                    engine.ingest(events[start : start + BATCH])
-                milliseconds_per_decide(engine, customer, args.calls)  # warm up
-                runs = [milliseconds_per_decide(engine, customer, args.calls) for _ in range(args.runs)]
-                state_bytes = len(engine.store.load_snapshot(customer).body or "")
-                facts = facts_derived(engine, customer)
-                ingest = milliseconds_per_ingest(engine, customer, 20)
-                results.append((size, statistics.median(runs), runs, facts, state_bytes, ingest))
+            by_size = [
+                measure(engine, f"sized-{size}", history(f"sized-{size}", size, rng), args.runs, args.calls)
+                for size in sorted(args.sizes)
+            ]
+            by_span = [
+                measure(engine, f"span-{y}", history(f"span-{y}", 2500 * y, rng, y), args.runs, args.calls)
+                for y in sorted(args.years)
+            ]
         finally:
             engine.rules.close()
             engine.store.close()
 
-    baseline = results[0][1]
-    print(f"Decide in process, one customer per history size, medians of {args.runs} runs of {args.calls}\n")
-    row = "{:>8}  {:>10}  {:>8}  {:>6}  {:>12}  {:>12}  {}"
-    print(row.format("events", "ms/decide", f"vs {results[0][0]}", "facts", "state bytes", "ms/ingest 1", "runs (ms)"))
-    for size, median, runs, facts, state_bytes, ingest in results:
-        spread = " ".join(f"{r:.2f}" for r in runs)
-        print(
-            row.format(size, f"{median:.2f}", f"{median / baseline:.2f}x", facts, state_bytes, f"{ingest:.2f}", spread)
+    common = f"medians of {args.runs} runs of {args.calls} decisions, ratio to the first row"
+    report(f"Decide in process, histories over four years: {common}", by_size)
+    if by_span:
+        report(
+            f"The same activity (2,500 events a year) over {', '.join(map(str, args.years))} years: {common}", by_span
         )
     print(
-        "\nfacts: the subjects rules are matched against (customer, assets, consumables, categories...);"
-        "\nms/ingest 1: one more event, the latest; a customer at the history cap"
-        f" ({engine.store.max_events_per_customer:,} events) has the oldest trimmed, and their state folded again."
+        "held: events the store holds; past the cap of"
+        f" {engine.store.max_events_per_customer:,} the oldest are compacted into the customer's state."
+        "\nfacts: the subjects rules are matched against (customer, assets, consumables, categories...)."
+        "\nstate bytes: the customer's kept state, which a decision reads instead of their history."
+        "\nms/ingest 1: one more event, the latest, durable (an fsync), its state updated."
     )
     return 0
 

@@ -43,6 +43,18 @@ class StoreUnavailable(ForestallError):
     status = "UNAVAILABLE"
 
 
+class HistoryCompacted(ForestallError):
+    """A decision was asked as of a moment whose events were compacted: they are summed up, not kept."""
+
+    status = "FAILED_PRECONDITION"
+
+    def __init__(self, as_of: str, compacted_through: str) -> None:
+        super().__init__(
+            f"as_of {as_of}: the customer's events up to {compacted_through} are compacted; "
+            "decisions as of an earlier moment cannot be derived"
+        )
+
+
 @dataclass(frozen=True, order=True)
 class RuleError:
     """One problem in a rule file, rendered OPA-style as `file:line:col: code: message`."""

@@ -2,11 +2,19 @@
 
 The store keeps each customer's state (features/state.py) as a snapshot of the
 version their events were at. Ingestion folds the new events into it when they come
-after everything folded so far, and folds the whole history again when they do not
-(an event arriving late), when events were trimmed, or when the catalogue the state
-depends on changed. Snapshots are saved compare-and-set on the version, so replicas
-sharing a store never keep one that misses an event. A decision about the past
-(before the customer's latest event) folds the history up to then, and keeps nothing.
+after everything folded so far, and folds the history again when they do not (an
+event arriving late), or when the catalogue the state depends on changed. Snapshots
+are saved compare-and-set on the version, so replicas sharing a store never keep one
+that misses an event.
+
+Retention is compaction: once a customer holds more than `max_events_per_customer`
+events (and 1% slack, so it runs in batches), the oldest are folded into their
+"base" state and deleted, in one compare-and-set. Folding the history again starts
+from the base, so compacted events still count, as the catalogue was when they
+were compacted. An event arriving older than the compacted ones cannot be folded in
+order: it is acknowledged and dropped at the next compaction. A decision about the
+past (before the customer's latest event) folds the history up to then and keeps
+nothing; before the compacted events, it is refused.
 """
 
 from __future__ import annotations
@@ -19,12 +27,12 @@ import msgspec
 import structlog
 
 from engine.catalogue import Catalogue
-from engine.errors import StoreUnavailable
+from engine.errors import HistoryCompacted, StoreUnavailable
 from engine.events import Event
 from engine.features.state import CustomerState, basis, fold
 from engine.features.timeline import timeline
 from engine.privacy import customer_ref
-from engine.store.base import IngestCode, Ingested, Snapshot, Store
+from engine.store.base import CustomerHistory, IngestCode, Ingested, Store
 
 log = structlog.get_logger(__name__)
 
@@ -32,19 +40,21 @@ log = structlog.get_logger(__name__)
 class CustomerStates:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.max_events = store.max_events_per_customer
+        self._compact_above = self.max_events + self.max_events // 100
 
     def as_of(self, customer_id: str, as_of: datetime, catalogue: Catalogue) -> CustomerState:
         """The customer's state folded from their events up to `as_of`."""
         snapshot = self.store.load_snapshot(customer_id)
-        state = _kept_state(snapshot, catalogue) if snapshot.current else None
+        state = _kept_state(snapshot.body, catalogue) if snapshot.current else None
         if state is None:
             state = self._fold_all(customer_id, catalogue)
         if state.latest_at is not None and state.latest_at > as_of:
-            return fold(timeline(self.store.load_customer(customer_id).events, as_of), catalogue)
+            return self._fold_until(customer_id, as_of, catalogue)
         return state
 
     def ingested(self, events: Sequence[Event], ingested: Ingested, catalogue: Catalogue) -> None:
-        """Bring the states of the customers an ingestion changed up to date."""
+        """Bring the states of the customers an ingestion changed up to date, and compact their histories."""
         accepted: dict[str, list[Event]] = defaultdict(list)
         for event, code in zip(events, ingested.codes, strict=True):
             if code is IngestCode.ACCEPTED:
@@ -55,28 +65,62 @@ class CustomerStates:
                     state: CustomerState | None = fold([], catalogue)
                 else:
                     snapshot = self.store.load_snapshot(customer_id)
-                    state = _kept_state(snapshot, catalogue) if snapshot.kept_version == change.before else None
+                    state = _kept_state(snapshot.body, catalogue) if snapshot.kept_version == change.before else None
                 new = timeline(accepted[customer_id])
-                if state is not None and not change.trimmed and (not new or state.follows(new[0])):
+                if state is not None and state.follows(new[0]):
                     self.store.save_snapshot(customer_id, change.after, fold(new, catalogue, state).encode().decode())
                 else:
                     self._fold_all(customer_id, catalogue)
+                if change.held > self._compact_above:
+                    self._compact(customer_id, change.held - self.max_events, catalogue)
             except StoreUnavailable as exc:  # the events are stored: the next decision folds them
                 log.warning("state_not_updated", customer=customer_ref(customer_id), error=str(exc))
 
     def _fold_all(self, customer_id: str, catalogue: Catalogue) -> CustomerState:
         history = self.store.load_customer(customer_id)
-        state = fold(timeline(history.events), catalogue)
+        state = _folded(history, catalogue)
         self.store.save_snapshot(customer_id, history.version, state.encode().decode())
+        if len(history.events) > self._compact_above:
+            self._compact(customer_id, len(history.events) - self.max_events, catalogue)
         return state
 
+    def _fold_until(self, customer_id: str, as_of: datetime, catalogue: Catalogue) -> CustomerState:
+        history = self.store.load_customer(customer_id)
+        base = _base(history, catalogue)
+        if base.last is not None and base.last[0] > as_of:
+            raise HistoryCompacted(as_of.isoformat(), base.last[0].isoformat())
+        return fold([e for e in timeline(history.events, as_of) if base.follows(e)], catalogue, base)
 
-def _kept_state(snapshot: Snapshot, catalogue: Catalogue) -> CustomerState | None:
-    """The snapshot's state, if it is one of this catalogue and of the current layout."""
-    if snapshot.body is None:
+    def _compact(self, customer_id: str, count: int, catalogue: Catalogue) -> None:
+        oldest = self.store.load_customer(customer_id, oldest=count)
+        base = _folded(oldest, catalogue)
+        if self.store.compact(customer_id, oldest.version, len(oldest.events), base.encode().decode()):
+            log.info("history_compacted", customer=customer_ref(customer_id), events=len(oldest.events))
+
+
+def _folded(history: CustomerHistory, catalogue: Catalogue) -> CustomerState:
+    """The base state with the events held folded in; those older than the base are dropped."""
+    base = _base(history, catalogue)
+    return fold([e for e in timeline(history.events) if base.follows(e)], catalogue, base)
+
+
+def _base(history: CustomerHistory, catalogue: Catalogue) -> CustomerState:
+    """The state of the compacted events, an empty one if none."""
+    if history.base is None:
+        return CustomerState(basis(catalogue))
+    state = _kept_state(history.base, catalogue, any_catalogue=True)
+    if state is None:
+        log.warning("compacted_state_unreadable", customer=customer_ref(history.customer_id))
+        return CustomerState(basis(catalogue))
+    return state
+
+
+def _kept_state(body: str | None, catalogue: Catalogue, any_catalogue: bool = False) -> CustomerState | None:
+    """A kept state, if it is of the current layout and (unless `any_catalogue`) of this catalogue."""
+    if body is None:
         return None
     try:
-        state = CustomerState.decode(snapshot.body)
-    except msgspec.DecodeError:  # another layout, or damaged: fold it again
+        state = CustomerState.decode(body)
+    except msgspec.DecodeError:  # another layout, or damaged
         return None
-    return state if state.basis == basis(catalogue) else None
+    return state if any_catalogue or state.basis == basis(catalogue) else None

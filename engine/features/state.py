@@ -121,8 +121,12 @@ class CustomerState(msgspec.Struct):
 
 
 def fold(history: Iterable[Event], catalogue: Catalogue, state: CustomerState | None = None) -> CustomerState:
-    """Fold events, in timeline order and each after the state's latest, into a state (a new one if none)."""
+    """Fold events, in timeline order and each after the state's latest, into a state (a new one if none).
+
+    The state is then of this catalogue, though events folded before were read with another.
+    """
     state = state or CustomerState(basis(catalogue))
+    state.basis = basis(catalogue)
     for event in history:
         state.apply(event, catalogue)
     return state

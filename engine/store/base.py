@@ -8,16 +8,17 @@ The contract, in short:
 - An event is identified by its customer id and its event id: ingesting the same
   pair again changes nothing and reports DUPLICATE; the first one stored wins.
   Ingestion is atomic per customer, and an acknowledged event is durable.
-- A customer's history is bounded: the store keeps the latest
-  `max_events_per_customer` events by `(occurred_at, event_id)` and drops older
-  ones. Arrival order does not matter: the kept events are the same as if they had
-  arrived in time order. An event older than a full history is acknowledged and
-  dropped at once, so sending it again reports it ACCEPTED again.
-- Each customer has a version, bumped by every ingestion that changes their events
-  (an event accepted, or one trimmed); `ingest_changes` reports each customer's
-  versions before and after. A snapshot of a customer's derived state is kept with
-  the version it was derived at, and saved only if that is still the customer's
-  version (compare and set), so a snapshot never misses an event.
+- Each customer has a version, bumped by every ingestion that accepts an event and
+  by every compaction; `ingest_changes` reports each changed customer's versions
+  before and after, and how many events they hold.
+- A snapshot of a customer's derived state is kept with the version it was derived
+  at, and saved only if that is still the customer's version (compare and set), so
+  a snapshot never misses an event.
+- A customer's history is bounded by compaction: `compact` deletes their oldest
+  events and keeps, in the same transaction, the state folded from them (the
+  "base"), if they are still at the version the caller read. The store holds
+  events until then; engine/decision/states.py compacts down to
+  `max_events_per_customer` as events arrive.
 - `export_customer` returns, and `forget_customer` erases, everything held on one
   customer: events, their snapshot, decisions and their outcomes.
 """
@@ -50,11 +51,12 @@ class IngestCode(StrEnum):
 
 @dataclass(frozen=True)
 class CustomerHistory:
-    """A customer's events and the version they are at, loaded in one round trip."""
+    """A customer's events, the version they are at and the state of their compacted events, in one round trip."""
 
     customer_id: str
     events: tuple[Event, ...]
     version: int = 0
+    base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,11 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class CustomerChange:
-    """What one ingestion did to a customer: their version before and after, and whether events were trimmed."""
+    """What one ingestion did to a customer: their version before and after, and the events they now hold."""
 
     before: int
     after: int
-    trimmed: bool
+    held: int
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,14 @@ class Store(ABC):
         """`ingest`, reporting each changed customer's versions too."""
 
     @abstractmethod
-    def load_customer(self, customer_id: str) -> CustomerHistory:
-        """The customer's events in `(occurred_at, event_id)` order; an unknown customer has none, at version 0."""
+    def load_customer(self, customer_id: str, oldest: int | None = None) -> CustomerHistory:
+        """The customer's events in `(occurred_at, event_id)` order, only the `oldest` many if given;
+        an unknown customer has none, at version 0."""
+
+    @abstractmethod
+    def compact(self, customer_id: str, version: int, count: int, base: str) -> bool:
+        """Delete the customer's `count` oldest events and keep `base`, the state folded from every event
+        compacted so far, if they are still at `version`; whether it was done. A snapshot current before stays so."""
 
     @abstractmethod
     def load_snapshot(self, customer_id: str) -> Snapshot: ...
@@ -220,11 +228,12 @@ class Store(ABC):
     def export_customer(self, customer_id: str) -> dict[str, Any]:
         """Everything held on a customer as one JSON-able document: events, decisions and their outcomes."""
         decisions = [self.find_decision(d) for d in self.customer_decision_ids(customer_id)]
-        snapshot = self.load_snapshot(customer_id).body
+        history = self.load_customer(customer_id)
+        derived = {"state": self.load_snapshot(customer_id).body, "compacted": history.base}
         return {
             "customer_id": customer_id,
-            "events": [e.model_dump(mode="json") for e in self.load_customer(customer_id).events],
-            "derived_state": None if snapshot is None else json.loads(snapshot),
+            "events": [e.model_dump(mode="json") for e in history.events],
+            "derived_state": {k: v and json.loads(v) for k, v in derived.items()} if any(derived.values()) else None,
             "decisions": [
                 {**d.document(), "outcomes": [o.document() for o in self.outcomes(d.decision_id)]}
                 for d in sorted(filter(None, decisions), key=lambda d: (d.as_of, d.decision_id))

@@ -13,7 +13,8 @@ atomically:
 
     <prefix>:{c:<id>}:events      hash    event id -> event JSON
     <prefix>:{c:<id>}:timeline    zset    event id, scored by occurred_at in microseconds
-    <prefix>:{c:<id>}:state       hash    version; snapshot and snapshot_version once derived
+    <prefix>:{c:<id>}:state       hash    version; snapshot and snapshot_version once derived;
+                                          base once compacted
     <prefix>:{c:<id>}:decisions   zset    decision id, scored by its expiry (Redis clock)
     <prefix>:{d:<id>}:decision    string  decision JSON
     <prefix>:{d:<id>}:outcomes    hash    "<action id> <outcome>" -> outcome JSON
@@ -26,9 +27,9 @@ customer's state loads with one script call. Decisions are written behind the
 request, in batches (write_behind.py), as in the SQLite store: a Decide waits for one
 round trip (the load), not two.
 
-Retention: the latest `max_events_per_customer` events of each customer (10,000 by
-default) are kept, by `(occurred_at, event_id)`, trimmed by the ingest script. A
-decision and its outcomes expire `decision_ttl_days` after they are written.
+Retention: compaction (`compact`, one script) folds a customer's oldest events into
+the `base` state and deletes them. A decision and its outcomes expire
+`decision_ttl_days` after they are written.
 
 Durability: an acknowledged write is as durable as the server's persistence makes it.
 Acknowledged means durable only with `appendonly yes` and `appendfsync always`; the
@@ -73,13 +74,13 @@ DEFAULT_DECISION_TTL = timedelta(days=90)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CUSTOMER_PAGE = 500
 
-# KEYS: events, timeline, state. ARGV: the history cap, then (event id, score, body) per event.
-# Stores each new event, trims the oldest past the cap, bumps the version if anything
-# changed. Returns {1 (accepted) or 0 (duplicate) per event, version before, after, 1 if trimmed}.
+# KEYS: events, timeline, state. ARGV: (event id, score, body) per event. Stores each
+# new event and bumps the version if there was one. Returns {1 (accepted) or 0
+# (duplicate) per event, version before, version after, events held}.
 _INGEST = """
 local codes = {}
 local accepted = 0
-for i = 2, #ARGV, 3 do
+for i = 1, #ARGV, 3 do
   if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
     codes[#codes + 1] = 1
@@ -88,36 +89,53 @@ for i = 2, #ARGV, 3 do
     codes[#codes + 1] = 0
   end
 end
-local trimmed = 0
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
-if excess > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do
-    redis.call('HDEL', KEYS[1], id)
-  end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
-  trimmed = 1
-end
 local before = tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
 local after = before
-if accepted > 0 or trimmed == 1 then
+if accepted > 0 then
   after = redis.call('HINCRBY', KEYS[3], 'version', 1)
 end
-return {codes, before, after, trimmed}
+return {codes, before, after, redis.call('ZCARD', KEYS[2])}
 """
 
-# KEYS: events, timeline, state. Returns the version, then the event bodies in timeline
-# order, in one round trip; HMGET takes ids in chunks because Lua's unpack has a limit
-# of about 8,000.
+# KEYS: events, timeline, state. ARGV: how many of the oldest events, -1 for all.
+# Returns the version, the base (false if none), then the event bodies in timeline
+# order, in one round trip; HMGET takes ids in chunks because Lua's unpack has a
+# limit of about 8,000.
 _LOAD = """
-local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
-local bodies = {redis.call('HGET', KEYS[3], 'version') or '0'}
+local ids = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[1]) - (tonumber(ARGV[1]) < 0 and 0 or 1))
+local kept = redis.call('HMGET', KEYS[3], 'version', 'base')
+local reply = {kept[1] or '0', kept[2]}
 for first = 1, #ids, 1000 do
   local chunk = redis.call('HMGET', KEYS[1], unpack(ids, first, math.min(first + 999, #ids)))
   for _, body in ipairs(chunk) do
-    bodies[#bodies + 1] = body
+    reply[#reply + 1] = body
   end
 end
-return bodies
+return reply
+"""
+
+# KEYS: events, timeline, state. ARGV: version, count, base. If the customer is still at
+# that version: deletes their `count` oldest events, keeps the base, bumps the version,
+# and a snapshot current before stays current. Returns 1 if done, else 0.
+_COMPACT = """
+local version = redis.call('HGET', KEYS[3], 'version')
+if not version or tonumber(version) ~= tonumber(ARGV[1]) then
+  return 0
+end
+local count = tonumber(ARGV[2])
+if count > 0 then
+  local ids = redis.call('ZRANGE', KEYS[2], 0, count - 1)
+  for first = 1, #ids, 1000 do
+    redis.call('HDEL', KEYS[1], unpack(ids, first, math.min(first + 999, #ids)))
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, count - 1)
+end
+local after = redis.call('HINCRBY', KEYS[3], 'version', 1)
+redis.call('HSET', KEYS[3], 'base', ARGV[3])
+if redis.call('HGET', KEYS[3], 'snapshot_version') == version then
+  redis.call('HSET', KEYS[3], 'snapshot_version', after)
+end
+return 1
 """
 
 # KEYS: state. ARGV: version, snapshot. Keeps the snapshot only if the customer is still at that version.
@@ -191,6 +209,7 @@ class RedisStore(Store):
         self._ingest = self._client.register_script(_INGEST)
         self._load = self._client.register_script(_LOAD)
         self._save_snapshot = self._client.register_script(_SAVE_SNAPSHOT)
+        self._compact = self._client.register_script(_COMPACT)
         self._index_decisions = self._client.register_script(_INDEX_DECISIONS)
         self._erase = self._client.register_script(_ERASE)
         with self._errors():
@@ -246,7 +265,7 @@ class RedisStore(Store):
         with self._errors():
             pipeline = self._client.pipeline(transaction=False)
             for customer_id, indexes in positions.items():
-                args: list[str | int] = [self.max_events_per_customer]
+                args: list[str | int] = []
                 for i in indexes:
                     args += [events[i].event_id, _score(events[i].occurred_at), events[i].model_dump_json()]
                 self._ingest(keys=self._history_keys(customer_id), args=args, client=pipeline)
@@ -254,18 +273,22 @@ class RedisStore(Store):
             self._client.zadd(self._customers_key, dict.fromkeys(positions, 0))
         codes: list[IngestCode] = [IngestCode.DUPLICATE] * len(events)
         changes = {}
-        for (customer_id, indexes), (accepted, before, after, trimmed) in zip(positions.items(), results, strict=True):
+        for (customer_id, indexes), (accepted, before, after, held) in zip(positions.items(), results, strict=True):
             for i, flag in zip(indexes, accepted, strict=True):
                 if flag:
                     codes[i] = IngestCode.ACCEPTED
             if after != before:
-                changes[customer_id] = CustomerChange(before, after, bool(trimmed))
+                changes[customer_id] = CustomerChange(before, after, held)
         return Ingested(codes, changes)
 
-    def load_customer(self, customer_id: str) -> CustomerHistory:
+    def load_customer(self, customer_id: str, oldest: int | None = None) -> CustomerHistory:
         with self._errors():
-            version, *bodies = self._load(keys=self._history_keys(customer_id))
-        return CustomerHistory(customer_id, events_from_json(bodies), int(version))
+            version, base, *bodies = self._load(keys=self._history_keys(customer_id), args=[oldest or -1])
+        return CustomerHistory(customer_id, events_from_json(bodies), int(version), base)
+
+    def compact(self, customer_id: str, version: int, count: int, base: str) -> bool:
+        with self._errors():
+            return bool(self._compact(keys=self._history_keys(customer_id), args=[version, count, base]))
 
     def load_snapshot(self, customer_id: str) -> Snapshot:
         key = self._customer_key(customer_id, "state")

@@ -5,10 +5,10 @@ an acknowledged one survives a power cut. Decisions are a log: they are written
 behind the request, in batches, on a `NORMAL` connection, and readable from the
 moment Decide returns. Each thread has its own pair of connections.
 
-Each customer's row in `customers` holds their version, their number of events and
-their state snapshot. Retention: the latest `max_events_per_customer` events of each
-customer (10,000 by default) are kept, trimmed as new ones arrive; decisions and outcomes are kept
-until their customer is forgotten. Erasures overwrite the freed pages
+Each customer's row in `customers` holds their version, their number of events, their
+state snapshot and the state of their compacted events. Retention: compaction
+(`compact`) folds a customer's oldest events into that state and deletes them;
+decisions and outcomes are kept until their customer is forgotten. Erasures overwrite the freed pages
 (`secure_delete`), so a forgotten customer's data does not linger in the file.
 """
 
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS customers (
     version          INTEGER NOT NULL,
     events           INTEGER NOT NULL,
     snapshot         TEXT,
-    snapshot_version INTEGER
+    snapshot_version INTEGER,
+    base             TEXT
 );
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY,
@@ -72,11 +73,20 @@ CREATE TABLE IF NOT EXISTS outcomes (
     PRIMARY KEY (decision_id, action_id, outcome)
 );
 """
-# Keeps a customer's latest events: the same `(occurred_at, event_id)` order as loading.
-_TRIM_EVENTS = """
+_OLDEST_EVENTS = "SELECT body FROM events WHERE customer_id = ? ORDER BY occurred_at, event_id LIMIT ?"
+_DELETE_OLDEST_EVENTS = """
 DELETE FROM events WHERE rowid IN (
-    SELECT rowid FROM events WHERE customer_id = ? ORDER BY occurred_at DESC, event_id DESC LIMIT -1 OFFSET ?
+    SELECT rowid FROM events WHERE customer_id = ? ORDER BY occurred_at, event_id LIMIT ?
 )
+"""
+# A snapshot current before a compaction is current after it: compaction changes no state.
+_COMPACTED = """
+UPDATE customers SET
+    base = ?,
+    events = events - ?,
+    snapshot_version = CASE WHEN snapshot_version = version THEN version + 1 ELSE snapshot_version END,
+    version = version + 1
+WHERE customer_id = ?
 """
 # Schema 1 had no customers table: one row per customer with events, at version 1.
 _ADD_CUSTOMERS = """
@@ -133,7 +143,7 @@ class SqliteStore(Store):
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-            if durable:  # erasures and trims go through here: zero what they free
+            if durable:  # erasures and compactions go through here: zero what they free
                 connection.execute("PRAGMA secure_delete = ON")
             setattr(self._local, name, connection)
             with self._lock:
@@ -182,24 +192,25 @@ class SqliteStore(Store):
             grown = Counter(e.customer_id for e, code in zip(events, codes, strict=True) if code is IngestCode.ACCEPTED)
             for customer_id, accepted in grown.items():
                 version, held = connection.execute(_BUMP_CUSTOMER, (customer_id, accepted)).fetchone()
-                trimmed = False
-                if held > self.max_events_per_customer:
-                    trimmed = connection.execute(_TRIM_EVENTS, (customer_id, self.max_events_per_customer)).rowcount > 0
-                    connection.execute(
-                        "UPDATE customers SET events = ? WHERE customer_id = ?",
-                        (self.max_events_per_customer, customer_id),
-                    )
-                changes[customer_id] = CustomerChange(version - 1, version, trimmed)
+                changes[customer_id] = CustomerChange(version - 1, version, held)
         return Ingested(codes, changes)
 
-    def load_customer(self, customer_id: str) -> CustomerHistory:
+    def load_customer(self, customer_id: str, oldest: int | None = None) -> CustomerHistory:
         with self._errors(), self._read_transaction() as connection:
-            row = connection.execute("SELECT version FROM customers WHERE customer_id = ?", (customer_id,)).fetchone()
-            rows = connection.execute(
-                "SELECT body FROM events WHERE customer_id = ? ORDER BY occurred_at, event_id", (customer_id,)
-            )
+            query = "SELECT version, base FROM customers WHERE customer_id = ?"
+            version, base = connection.execute(query, (customer_id,)).fetchone() or (0, None)
+            rows = connection.execute(_OLDEST_EVENTS, (customer_id, -1 if oldest is None else oldest))
             events = events_from_json(body for (body,) in rows)
-        return CustomerHistory(customer_id, events, row[0] if row else 0)
+        return CustomerHistory(customer_id, events, version, base)
+
+    def compact(self, customer_id: str, version: int, count: int, base: str) -> bool:
+        with self._durable_transaction() as connection:
+            query = "SELECT version FROM customers WHERE customer_id = ?"
+            if connection.execute(query, (customer_id,)).fetchone() != (version,):
+                return False
+            deleted = connection.execute(_DELETE_OLDEST_EVENTS, (customer_id, count)).rowcount
+            connection.execute(_COMPACTED, (base, deleted, customer_id))
+        return True
 
     def load_snapshot(self, customer_id: str) -> Snapshot:
         with self._errors():

@@ -48,7 +48,7 @@ def test_an_export_holds_the_customers_events_decisions_and_outcomes(admin, deci
     assert export["customer_id"] == "ann"
     assert [e["event_id"] for e in export["events"]] == ["ann-1", "ann-2"]
     assert export["events"][0]["payload"]["items"][0]["product_id"] == "boiler-ecotherm-30"
-    assert export["derived_state"]["spend"]["purchases"] == 2  # what Forestall derived from them
+    assert export["derived_state"]["state"]["spend"]["purchases"] == 2  # what Forestall derived from them
     [exported] = export["decisions"]
     assert exported["decision_id"] == decision.decision_id
     assert list(exported["actions"]) == [a.action_id for a in decision.actions]

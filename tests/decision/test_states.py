@@ -1,6 +1,6 @@
-"""Customer states kept in the store: decisions read them instead of the history, and they
-are folded again whenever they could be wrong (late events, trimming, a new catalogue,
-damage, another replica's ingestion)."""
+"""Customer states kept in the store: decisions read them instead of the history, they are
+folded again whenever they could be wrong (late events, a new catalogue, damage, another
+replica's ingestion), and histories are compacted into them past the cap."""
 
 from __future__ import annotations
 
@@ -13,22 +13,23 @@ import pytest
 
 from engine.catalogue import Catalogue
 from engine.decision.states import CustomerStates
+from engine.errors import HistoryCompacted
 from engine.events import Event
 from engine.features.derive import Touch, derive_facts, facts_of
-from engine.store.base import CustomerHistory, Store
+from engine.store.base import CustomerHistory, IngestCode, Store
 from engine.store.sqlite import SqliteStore
 from tests.features.builders import AS_OF, CATALOGUE, bought
 from tests.store.test_store_contract import STORES, Opener
 
 
 class CountingStore(SqliteStore):
-    """A SQLite store that counts how often a whole history is loaded."""
+    """A SQLite store that counts how often a whole history is loaded (not the oldest events, to compact)."""
 
     histories_loaded = 0
 
-    def load_customer(self, customer_id: str) -> CustomerHistory:
-        self.histories_loaded += 1
-        return super().load_customer(customer_id)
+    def load_customer(self, customer_id: str, oldest: int | None = None) -> CustomerHistory:
+        self.histories_loaded += oldest is None
+        return super().load_customer(customer_id, oldest)
 
 
 @pytest.fixture
@@ -146,3 +147,72 @@ def test_replicas_ingesting_the_same_customer_in_turns_keep_a_state_that_misses_
         finally:
             for s in stores:
                 s.close()
+
+
+# ---- compaction ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[CountingStore]:
+    opened = CountingStore(tmp_path / "capped.db", max_events_per_customer=5)
+    yield opened
+    opened.close()
+
+
+def test_past_the_cap_the_oldest_events_are_compacted_and_still_count(capped):
+    states = CustomerStates(capped)
+    history = _history(count=12)
+    for event in history:
+        _ingest(states, capped, [event])
+
+    assert [e.event_id for e in capped.load_customer("c").events] == [e.event_id for e in history[-5:]]
+    assert _facts(states) == _expected(history)
+
+
+def test_a_late_event_past_the_cap_is_folded_after_the_compacted_ones(capped):
+    states = CustomerStates(capped)
+    history = _history(count=12)
+    for event in history[:6] + history[7:]:
+        _ingest(states, capped, [event])
+    _ingest(states, capped, [history[6]])  # older than the latest, newer than the compacted
+
+    assert _facts(states) == _expected(history)
+
+
+def test_an_event_older_than_the_compacted_ones_is_acknowledged_and_dropped(capped):
+    states = CustomerStates(capped)
+    history = _history(count=12)
+    for event in history[1:]:
+        _ingest(states, capped, [event])
+    ancient = history[0]
+
+    ingested = capped.ingest_changes([ancient])
+    states.ingested([ancient], ingested, CATALOGUE)
+
+    assert ingested.codes == [IngestCode.ACCEPTED]
+    assert _facts(states) == _expected(history[1:])
+    _ingest(states, capped, [bought(0, "tent-trail-2p").model_copy(update={"customer_id": "c"})])
+    assert ancient.event_id not in [e.event_id for e in capped.load_customer("c").events]
+
+
+def test_a_decision_about_the_past_after_the_compacted_events_is_exact_and_before_them_refused(capped):
+    states = CustomerStates(capped)
+    history = _history(count=12)  # every 10 days, the latest 10 days before AS_OF
+    for event in history:
+        _ingest(states, capped, [event])
+
+    recent = AS_OF - timedelta(days=25)
+    assert _facts(states, as_of=recent) == _expected(history, as_of=recent)
+    with pytest.raises(HistoryCompacted, match="compacted"):
+        _facts(states, as_of=AS_OF - timedelta(days=100))
+
+
+def test_a_new_catalogue_refolds_the_held_events_onto_the_compacted_state(capped):
+    states = CustomerStates(capped)
+    history = _history(count=12)
+    for event in history:
+        _ingest(states, capped, [event])
+    products = [{**p, "name": "Renamed"} for p in CATALOGUE.model_dump()["products"]]
+    renamed = Catalogue.model_validate({**CATALOGUE.model_dump(), "products": products})
+
+    assert _facts(states, catalogue=renamed) == _expected(history, renamed)

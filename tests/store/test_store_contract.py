@@ -6,7 +6,6 @@ per test, deleted afterwards.
 
 from __future__ import annotations
 
-import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +18,15 @@ import pytest
 import redis
 
 from engine.events import Event, LineItem, Purchase, Review
-from engine.store.base import CustomerChange, IngestCode, Snapshot, Store, StoredDecision, StoredOutcome
+from engine.store.base import (
+    CustomerChange,
+    CustomerHistory,
+    IngestCode,
+    Snapshot,
+    Store,
+    StoredDecision,
+    StoredOutcome,
+)
 from engine.store.redis import RedisStore
 from engine.store.sqlite import SqliteStore
 from engine.vocabulary import Outcome
@@ -66,14 +73,6 @@ def reopen(request, tmp_path: Path) -> Iterator[Opener]:
 @pytest.fixture
 def store(reopen: Opener) -> Iterator[Store]:
     opened = reopen()
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def capped(reopen: Opener) -> Iterator[Store]:
-    """The store under test keeping three events per customer."""
-    opened = reopen(max_events_per_customer=3)
     yield opened
     opened.close()
 
@@ -189,17 +188,10 @@ def test_each_ingestion_that_changes_a_customer_bumps_their_version_once(store):
     again = store.ingest_changes([_purchase("e2"), _purchase("e3")])
     repeat = store.ingest_changes([_purchase("e3")])
 
-    assert first.changes == {"c1": CustomerChange(0, 1, False), "bob": CustomerChange(0, 1, False)}
-    assert again.changes == {"c1": CustomerChange(1, 2, False)}
+    assert first.changes == {"c1": CustomerChange(0, 1, 2), "bob": CustomerChange(0, 1, 1)}
+    assert again.changes == {"c1": CustomerChange(1, 2, 3)}  # versions before and after, events held
     assert (repeat.codes, repeat.changes) == ([DUPLICATE], {})  # nothing changed
     assert store.load_customer("c1").version == 2
-
-
-def test_trimming_is_reported_as_a_change(capped):
-    capped.ingest([_purchase(f"e{day}", day=day) for day in range(3)])
-
-    assert capped.ingest_changes([_purchase("e3", day=3)]).changes == {"c1": CustomerChange(1, 2, True)}
-    assert capped.ingest_changes([_purchase("ancient", day=-5)]).changes == {"c1": CustomerChange(2, 3, True)}
 
 
 def test_a_snapshot_is_kept_only_at_the_customers_current_version(store):
@@ -217,59 +209,61 @@ def test_a_snapshot_is_kept_only_at_the_customers_current_version(store):
     assert not store.save_snapshot("nobody", 0, "{}")
 
 
-def test_forgetting_a_customer_erases_their_snapshot_and_version(store):
-    store.ingest([_purchase("e1")])
-    store.save_snapshot("c1", 1, '{"spend": 2.5}')
+def test_forgetting_a_customer_erases_their_derived_state_and_version(store):
+    store.ingest([_purchase("e1"), _purchase("e2", day=1)])
+    store.compact("c1", 1, 1, '{"spend": 2.5}')
+    store.save_snapshot("c1", 2, '{"spend": 5.0}')
 
-    assert store.export_customer("c1")["derived_state"] == {"spend": 2.5}
-    store.forget_customer("c1")
-
+    assert store.export_customer("c1")["derived_state"] == {"state": {"spend": 5.0}, "compacted": {"spend": 2.5}}
+    assert store.forget_customer("c1") == 1  # the event held; derived state is not counted
     assert store.load_snapshot("c1") == Snapshot()
+    assert store.load_customer("c1") == CustomerHistory("c1", (), 0, None)
     assert store.export_customer("c1")["derived_state"] is None
 
 
-# ---- retention -------------------------------------------------------------------------------
+# ---- compaction ------------------------------------------------------------------------------
 
 
-def test_a_customer_keeps_only_the_latest_events(capped):
-    codes = capped.ingest([_purchase(f"e{day}", day=day) for day in range(5)])
+def test_loading_the_oldest_events_only(store):
+    store.ingest([_purchase(f"e{day}", day=day) for day in (3, 1, 2, 0)])
 
-    assert codes == [ACCEPTED] * 5
-    assert _ids(capped) == ["e2", "e3", "e4"]
+    oldest = store.load_customer("c1", oldest=2)
 
-
-def test_the_history_cap_is_per_customer(capped):
-    capped.ingest([_purchase(f"{c}{day}", customer=c, day=day) for day in range(4) for c in ("ann", "bob")])
-
-    assert _ids(capped, "ann") == ["ann1", "ann2", "ann3"]
-    assert _ids(capped, "bob") == ["bob1", "bob2", "bob3"]
+    assert ([e.event_id for e in oldest.events], oldest.version, oldest.base) == (["e0", "e1"], 1, None)
 
 
-def test_an_event_older_than_a_full_history_is_acknowledged_and_dropped(capped):
-    capped.ingest([_purchase(f"e{day}", day=day) for day in (5, 6, 7)])
+def test_compaction_deletes_the_oldest_events_and_keeps_their_state_in_one_step(store):
+    store.ingest([_purchase(f"e{day}", day=day) for day in range(5)])
+    store.save_snapshot("c1", 1, '{"all": 5}')
 
-    assert capped.ingest([_purchase("ancient", day=1)]) == [ACCEPTED]
-    assert _ids(capped) == ["e5", "e6", "e7"]
+    assert store.compact("c1", 1, 2, '{"first": 2}')
+
+    history = store.load_customer("c1")
+    assert [e.event_id for e in history.events] == ["e2", "e3", "e4"]
+    assert (history.version, history.base) == (2, '{"first": 2}')
+    assert store.load_snapshot("c1") == Snapshot(2, 2, '{"all": 5}')  # the state is unchanged: still current
+    assert store.ingest_changes([_purchase("e5", day=5)]).changes == {"c1": CustomerChange(2, 3, 4)}
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_out_of_order_arrival_keeps_the_same_state_as_in_order(reopen, seed):
-    events = [_purchase(f"e{n:02d}", day=n // 2) for n in range(12)]  # pairs share a moment
-    shuffled = random.Random(seed).sample(events, len(events))
-    in_order, out_of_order = reopen(max_events_per_customer=5), reopen(max_events_per_customer=5)
-    try:
-        for event in events:
-            in_order.ingest([event])
-        expected = in_order.load_customer("c1").events
-        in_order.forget_customer("c1")
-        for start in range(0, len(shuffled), 3):
-            out_of_order.ingest([*shuffled[start : start + 3], shuffled[0]])  # with a duplicate in each batch
+def test_compaction_is_refused_when_events_arrived_since_the_caller_read(store):
+    store.ingest([_purchase(f"e{day}", day=day) for day in range(3)])
+    read = store.load_customer("c1", oldest=2)
+    store.ingest([_purchase("late", day=-1)])  # now the oldest: compacting two would drop it unfolded
 
-        assert out_of_order.load_customer("c1").events == expected
-        assert [e.event_id for e in expected] == ["e07", "e08", "e09", "e10", "e11"]
-    finally:
-        in_order.close()
-        out_of_order.close()
+    assert not store.compact("c1", read.version, 2, '{"first": 2}')
+    assert not store.compact("nobody", 0, 1, "{}")
+    assert _ids(store) == ["late", "e0", "e1", "e2"]
+    assert store.load_customer("c1").base is None
+
+
+def test_a_snapshot_not_current_before_a_compaction_is_not_current_after(store):
+    store.ingest([_purchase("e1"), _purchase("e2", day=1)])
+    store.save_snapshot("c1", 1, "{}")
+    store.ingest([_purchase("e3", day=2)])
+
+    store.compact("c1", 2, 1, "{}")
+
+    assert not store.load_snapshot("c1").current
 
 
 # ---- decisions and outcomes ------------------------------------------------------------------
