@@ -53,7 +53,7 @@ from pydantic_core import ErrorDetails
 
 from engine.errors import InvalidArgument
 from engine.events import Event
-from engine.store.base import IngestCode, Store
+from engine.store.base import IngestCode, Ingested, Store
 
 Format = Literal["csv", "jsonl"]
 FORMATS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -279,14 +279,16 @@ def import_purchases(
     batch_size: int = BATCH_SIZE,
     on_progress: Callable[[int, int | None], None] = _ignore,
     on_rejected: Callable[[RejectedRow], None] = _ignore,
+    on_ingested: Callable[[Ingested], None] = _ignore,
 ) -> ImportSummary:
     """Import an export's purchases into a store; bad rows are reported, not fatal.
 
     `on_progress(rows, total)` is called as rows are read: with total None while
-    the first pass counts them, then with the number of rows in the file.
+    the first pass counts them, then with the number of rows in the file;
+    `on_ingested` with what each batch stored.
     """
     scattered, total = _scan(export, on_progress)
-    importer = _Importer(export, store, batch_size, lambda rows: on_progress(rows, total), on_rejected)
+    importer = _Importer(export, store, batch_size, lambda rows: on_progress(rows, total), on_rejected, on_ingested)
     held: dict[_Key, list[SourceRow]] = {}
     current: list[SourceRow] = []
     current_key = _NO_KEY
@@ -463,12 +465,14 @@ class _Importer:
         batch_size: int,
         on_stored: Callable[[int], None],
         on_rejected: Callable[[RejectedRow], None],
+        on_ingested: Callable[[Ingested], None],
     ) -> None:
         self._export = export
         self._store = store
         self._batch_size = batch_size
         self._on_stored = on_stored
         self._on_rejected = on_rejected
+        self._on_ingested = on_ingested
         self._batch: list[Event] = []
         self.summary = ImportSummary()
 
@@ -488,10 +492,11 @@ class _Importer:
 
     def store_batch(self) -> None:
         if self._batch:
-            codes = self._store.ingest(self._batch)
-            self.summary.accepted += codes.count(IngestCode.ACCEPTED)
-            self.summary.duplicates += codes.count(IngestCode.DUPLICATE)
+            ingested = self._store.ingest_changes(self._batch)
+            self.summary.accepted += ingested.codes.count(IngestCode.ACCEPTED)
+            self.summary.duplicates += ingested.codes.count(IngestCode.DUPLICATE)
             self._batch = []
+            self._on_ingested(ingested)
         self._on_stored(self.summary.rows)
 
     def reject(self, row: SourceRow, problems: dict[str, str]) -> None:

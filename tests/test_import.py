@@ -16,14 +16,16 @@ import pytest
 from engine.cli.importer import ProgressLine
 from engine.cli.main import main
 from engine.decision.engine import DecisionEngine
+from engine.decision.states import CustomerStates
 from engine.decision.types import DecideRequest
 from engine.errors import InvalidArgument
 from engine.events import Event, LineItem, Purchase
 from engine.importing import ColumnMap, ImportSummary, PurchaseExport, import_purchases
 from engine.ruleset.live import LiveRuleSet
+from engine.ruleset.loader import load_rule_set
 from engine.store import Store, open_store
 from engine.vocabulary import Channel
-from tests.conftest import DATA
+from tests.conftest import DATA, RULES
 from tests.helpers import AS_OF
 
 IMPORT = DATA / "import"
@@ -358,3 +360,23 @@ def test_progress_on_a_terminal_is_redrawn_at_most_five_times_a_second():
 
 def _map_options(renames: dict[str, str]) -> list[str]:
     return [option for source, target in renames.items() for option in ("--map", f"{source}={target}")]
+
+
+def test_the_command_compacts_the_histories_it_takes_past_the_cap(tmp_path, monkeypatch, capsys):
+    export = tmp_path / "many.csv"
+    rows = [f"o{n},c-many,2025-0{n}-01,coffee-beans-1kg,1,10" for n in range(1, 8)]
+    export.write_text("order_id,customer_id,occurred_at,product_id,quantity,unit_price\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("FORESTALL_MAX_EVENTS_PER_CUSTOMER", "3")
+    monkeypatch.setenv("FORESTALL_RULES_DIR", str(RULES))
+
+    assert main(["import", str(export), "--store", str(tmp_path / "capped.db")]) == 0
+
+    store = open_store(tmp_path / "capped.db", max_events_per_customer=3)
+    try:
+        history = store.load_customer("c-many")
+        state = CustomerStates(store).as_of("c-many", AS_OF, load_rule_set(RULES).catalogue)
+    finally:
+        store.close()
+    assert [e.event_id for e in history.events] == ["order:o5", "order:o6", "order:o7"]
+    assert history.base is not None
+    assert (state.spend.purchases, state.spend.spent) == (7, 70)  # the compacted purchases still count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import sys
 import time
@@ -14,9 +15,12 @@ from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.config import Settings
+from engine.decision.states import CustomerStates
 from engine.errors import InvalidArgument
 from engine.importing import COLUMNS, ColumnMap, ImportSummary, PurchaseExport, RejectedRow, import_purchases
+from engine.ruleset.loader import load_rule_set
 from engine.store import open_store
+from engine.store.base import Ingested
 
 REJECTIONS_SHOWN = 10
 
@@ -89,7 +93,13 @@ def _import(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         with _rejects_file(args.rejects, export) as write_rejected, ProgressLine(sys.stderr) as progress:
-            summary = import_purchases(export, store, on_progress=progress.update, on_rejected=write_rejected)
+            summary = import_purchases(
+                export,
+                store,
+                on_progress=progress.update,
+                on_rejected=write_rejected,
+                on_ingested=_compaction(CustomerStates(store), settings.rules_dir),
+            )
     except KeyboardInterrupt:
         print("forestall: import interrupted; importing the file again adds what is missing", file=sys.stderr)
         return 130
@@ -97,6 +107,18 @@ def _import(args: argparse.Namespace) -> int:
         store.close()
     _print_summary(summary, args, time.monotonic() - started, sys.stdout)
     return 2 if summary.rejected_rows else 0
+
+
+def _compaction(states: CustomerStates, rules_dir: Path) -> Callable[[Ingested], None]:
+    """Compacts the histories an import takes past the cap, with the catalogue of the rules, read if need be."""
+    catalogue = functools.cache(lambda: load_rule_set(rules_dir).catalogue)
+
+    def compact(ingested: Ingested) -> None:
+        for customer_id, change in ingested.changes.items():
+            if states.over_cap(change.held):
+                states.compact_if_over_cap(customer_id, change.held, catalogue())
+
+    return compact
 
 
 def _renames(pairs: list[str]) -> dict[str, str]:

@@ -71,17 +71,28 @@ class CustomerStates:
                     self.store.save_snapshot(customer_id, change.after, fold(new, catalogue, state).encode().decode())
                 else:
                     self._fold_all(customer_id, catalogue)
-                if change.held > self._compact_above:
-                    self._compact(customer_id, change.held - self.max_events, catalogue)
+                self.compact_if_over_cap(customer_id, change.held, catalogue)
             except StoreUnavailable as exc:  # the events are stored: the next decision folds them
                 log.warning("state_not_updated", customer=customer_ref(customer_id), error=str(exc))
+
+    def over_cap(self, held: int) -> bool:
+        """Whether a customer holding `held` events is due for compaction: past the cap and its slack."""
+        return held > self._compact_above
+
+    def compact_if_over_cap(self, customer_id: str, held: int, catalogue: Catalogue) -> None:
+        """Compact a customer's history down to the cap if they hold `held` events, more than the cap and its slack."""
+        if not self.over_cap(held):
+            return
+        oldest = self.store.load_customer(customer_id, oldest=held - self.max_events)
+        base = _folded(oldest, catalogue)
+        if self.store.compact(customer_id, oldest.version, len(oldest.events), base.encode().decode()):
+            log.info("history_compacted", customer=customer_ref(customer_id), events=len(oldest.events))
 
     def _fold_all(self, customer_id: str, catalogue: Catalogue) -> CustomerState:
         history = self.store.load_customer(customer_id)
         state = _folded(history, catalogue)
         self.store.save_snapshot(customer_id, history.version, state.encode().decode())
-        if len(history.events) > self._compact_above:
-            self._compact(customer_id, len(history.events) - self.max_events, catalogue)
+        self.compact_if_over_cap(customer_id, len(history.events), catalogue)
         return state
 
     def _fold_until(self, customer_id: str, as_of: datetime, catalogue: Catalogue) -> CustomerState:
@@ -90,12 +101,6 @@ class CustomerStates:
         if base.last is not None and base.last[0] > as_of:
             raise HistoryCompacted(as_of.isoformat(), base.last[0].isoformat())
         return fold([e for e in timeline(history.events, as_of) if base.follows(e)], catalogue, base)
-
-    def _compact(self, customer_id: str, count: int, catalogue: Catalogue) -> None:
-        oldest = self.store.load_customer(customer_id, oldest=count)
-        base = _folded(oldest, catalogue)
-        if self.store.compact(customer_id, oldest.version, len(oldest.events), base.encode().decode()):
-            log.info("history_compacted", customer=customer_ref(customer_id), events=len(oldest.events))
 
 
 def _folded(history: CustomerHistory, catalogue: Catalogue) -> CustomerState:
