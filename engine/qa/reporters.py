@@ -21,7 +21,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from engine.errors import RuleSetInvalid
 from engine.qa.runner import RuleTestResult
@@ -29,12 +29,19 @@ from engine.qa.runner import RuleTestResult
 RULE = "-" * 80
 
 
+class _Outcome(Protocol):
+    @property
+    def passed(self) -> bool: ...
+
+
 @dataclass
 class Summary:
+    """Counts of a run: of rule tests here, of scenarios in replay."""
+
     passed: int = 0
     failed: int = 0
 
-    def add(self, result: RuleTestResult) -> None:
+    def add(self, result: _Outcome) -> None:
         if result.passed:
             self.passed += 1
         else:
@@ -82,14 +89,14 @@ class PrettyReporter(Reporter):
         for failure in result.failures:
             self._print(f"  {failure.message}")
             for seen in failure.facts:
-                self._print(f"    it read {_pairs(seen)}")
+                self._print(f"    it read {pairs(seen)}")
         if not result.actions:
             self._print("  actions: none")
             return
         self._print("  actions:")
         for action in result.actions:
             self._print(f"    {action.rule_id} -> {action.offer_id} via {action.channel}")
-            self._print(f"      because {_pairs(action.matched_facts)}")
+            self._print(f"      because {pairs(action.matched_facts)}")
 
     def _print(self, line: str) -> None:
         print(line, file=self.output, flush=True)  # flushed: each line shows progress as the tests run
@@ -122,7 +129,7 @@ class JsonReporter(Reporter):
 REPORTERS: dict[str, type[Reporter]] = {"pretty": PrettyReporter, "json": JsonReporter}
 
 
-def _pairs(values: dict[str, str]) -> str:
+def pairs(values: dict[str, str]) -> str:
     """`name=value, ...`; a fact absent from the customer's facts has an empty value in a reason."""
     return ", ".join(f"{name}={value or '(none)'}" for name, value in values.items())
 

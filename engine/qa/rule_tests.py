@@ -50,122 +50,65 @@ against the rules folder, so a typo cannot make a test pass.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.errors import RuleError, RuleSetInvalid
-from engine.events import (
-    Complaint,
-    ContactOutcome,
-    Event,
-    OrderStatus,
-    ProfileUpdate,
-    Purchase,
-    Review,
-    ServiceVisit,
-    Timestamp,
-    UsageReading,
+from engine.events import Event
+from engine.qa.authoring import (
+    EVENT_TYPES,
+    SHORT_NAMES,
+    STRICT,
+    EventShorthand,
+    Moment,
+    check_ids,
+    locator,
+    read_located,
+    validated,
 )
-from engine.ruleset.diagnostics import did_you_mean, field_names, validation_errors
+from engine.ruleset.diagnostics import field_names, validation_errors
 from engine.ruleset.loader import RuleSet
-from engine.ruleset.source import Located, YamlProblem, load_located
+from engine.ruleset.source import Located
 from engine.ruleset.source import Path as DataPath
 from engine.vocabulary import Channel
 
 TEST_FILE_PATTERNS = ("*.yaml", "*.yml")
-MAX_FILE_BYTES = 1_000_000
 # The one customer every test is about, each on a store of its own.
 CUSTOMER_ID = "rule-test-customer"
 MAX_HISTORY = 999
-# Short names a business user writes, and the event fields they stand for.
-SHORT_NAMES = {"product": "product_id", "price": "unit_price"}
-M = TypeVar("M", bound=BaseModel)
 
 
-def _utc_unless_stated(value: object) -> object:
-    """`2026-01-10` and `2026-01-10 09:00` mean UTC here; ingested events must say their zone."""
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):  # left to the validator, which says what is wrong
-            value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), UTC)
-    return value
-
-
-Moment = Annotated[Timestamp, BeforeValidator(_utc_unless_stated)]
-
-
-def _expand(value: Any, bare_field: str | None, defaults: dict[str, object]) -> Any:
-    """An entry's shorthand as the event model's fields: with `bare_field="state"`,
-    `delayed` becomes `{state: delayed}`; `product` becomes `product_id`; defaults fill the rest."""
-    if bare_field and isinstance(value, str | int | float):
-        value = {bare_field: value}
-    if isinstance(value, dict):
-        return {**defaults, **{SHORT_NAMES.get(key, key): item for key, item in value.items()}}
-    return value
-
-
-def _written_out(bare_field: str | None = None, **defaults: object) -> BeforeValidator:
-    return BeforeValidator(lambda value: _expand(value, bare_field, defaults))
-
-
-def _basket(value: Any) -> Any:
-    """One product, one line item or a list of them: the items of one purchase."""
-    items = value if isinstance(value, list) else [value]
-    return {"items": [_expand(item, "product_id", {"quantity": 1, "unit_price": 0}) for item in items]}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HistoryEntry(_Strict):
+class HistoryEntry(EventShorthand):
     """One event in the customer's history and when it happened."""
 
     days_ago: Annotated[float, Field(ge=0, le=36_500)] | None = None
     at: Moment | None = None
-    purchase: Annotated[Purchase, BeforeValidator(_basket)] | None = None
-    service_visit: Annotated[ServiceVisit, _written_out("product_id")] | None = None
-    usage_reading: Annotated[UsageReading, _written_out()] | None = None
-    review: Annotated[Review, _written_out()] | None = None
-    complaint: Annotated[Complaint, _written_out("state", complaint_id="complaint")] | None = None
-    order_status: Annotated[OrderStatus, _written_out("state", order_id="order")] | None = None
-    contact_outcome: Annotated[ContactOutcome, _written_out("outcome")] | None = None
-    profile: Annotated[ProfileUpdate, _written_out()] | None = None
 
     @model_validator(mode="after")
     def _one_event_at_one_time(self) -> HistoryEntry:
-        events = [name for name in EVENT_TYPES if getattr(self, name) is not None]
-        if len(events) != 1:
-            found = ", ".join(events) if events else "none"
-            raise PydanticCustomError(
-                "history_entry", f"an entry is one event of {', '.join(EVENT_TYPES)}; found {found}"
-            )
+        self.require_one_of(EVENT_TYPES, "history_entry")
         if (self.days_ago is None) == (self.at is None):
             raise PydanticCustomError("history_entry", "say when it happened with either `days_ago` or `at`")
         return self
 
     def event(self, event_id: str, as_of: datetime) -> Event:
         """The event as ingested; raises ValidationError when `days_ago` reaches before 1900."""
-        [payload] = (getattr(self, name) for name in EVENT_TYPES if getattr(self, name) is not None)
+        payload = self.payload
+        assert payload is not None, "the validator requires one event"
         occurred_at = self.at if self.at is not None else as_of - timedelta(days=self.days_ago or 0)
         return Event(event_id=event_id, customer_id=CUSTOMER_ID, occurred_at=occurred_at, payload=payload)
 
 
-EVENT_TYPES = tuple(name for name in HistoryEntry.model_fields if name not in ("days_ago", "at"))
-
-
-class RuleTestSpec(_Strict):
+class RuleTestSpec(BaseModel):
     """One test as written: the customer's history, the moment, and what is expected then."""
+
+    model_config = STRICT
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     as_of: Moment | None = None
@@ -188,7 +131,9 @@ class RuleTestSpec(_Strict):
         return self
 
 
-class RuleTestFile(_Strict):
+class RuleTestFile(BaseModel):
+    model_config = STRICT
+
     as_of: Moment
     tests: list[RuleTestSpec] = []
 
@@ -246,12 +191,12 @@ def load_rule_tests(folder: Path, ruleset: RuleSet) -> list[RuleTest]:
 def _file_tests(path: Path, errors: list[RuleError]) -> Iterator[tuple[RuleTest, DataPath, Located]]:
     """The file's tests that pass the schema, each validated on its own so one bad test hides no other."""
     file = str(path)
-    located = _located(path, errors)
+    located = read_located(path, errors)
     if located is None:
         return
     data = located.data
     head = {**data, "tests": []} if isinstance(data, dict) else data
-    envelope = _validated(RuleTestFile, head, located, file, errors)
+    envelope = validated(RuleTestFile, head, located, file, errors, KNOWN_KEYS)
     items = (data.get("tests") or []) if isinstance(data, dict) else []
     if not isinstance(items, list):
         line, column = located.position(("tests",))
@@ -259,36 +204,13 @@ def _file_tests(path: Path, errors: list[RuleError]) -> Iterator[tuple[RuleTest,
         return
     for index, item in enumerate(items):
         at: DataPath = ("tests", index)
-        spec = _validated(RuleTestSpec, item, located, file, errors, at)
+        spec = validated(RuleTestSpec, item, located, file, errors, KNOWN_KEYS, at)
         if spec is None or envelope is None:
             continue
         as_of = spec.as_of or envelope.as_of
         events = _events(spec, as_of, located, file, at, errors)
         if events is not None:
             yield RuleTest(spec, file, located.position(at)[0], as_of, events), at, located
-
-
-def _located(path: Path, errors: list[RuleError]) -> Located | None:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            errors.append(RuleError(str(path), 1, 1, "too-large", f"the file is larger than {MAX_FILE_BYTES} bytes"))
-            return None
-        return load_located(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.append(RuleError(str(path), 1, 1, "unreadable", str(exc)))
-    except YamlProblem as problem:
-        errors.append(RuleError(str(path), problem.line, problem.column, problem.code, problem.message))
-    return None
-
-
-def _validated(
-    model: type[M], data: object, located: Located, file: str, errors: list[RuleError], at: DataPath = ()
-) -> M | None:
-    try:
-        return model.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        errors.extend(validation_errors(exc, located, file, KNOWN_KEYS, at))
-        return None
 
 
 def _events(
@@ -307,18 +229,10 @@ def _events(
 def _check_ids(
     spec: RuleTestSpec, ruleset: RuleSet, at: DataPath, located: Located, file: str, errors: list[RuleError]
 ) -> None:
-    """Every rule and offer a test names exists: a misspelt id in `expect_not` would always pass."""
-
-    def error(path: DataPath, code: str, message: str) -> None:
-        line, column = located.position((*at, *path))
-        errors.append(RuleError(file, line, column, code, message))
-
-    for key in ("expect", "expect_not"):
-        for index, rule_id in enumerate(getattr(spec, key)):
-            if rule_id not in ruleset.by_id:
-                error((key, index), "unknown-rule", f"unknown rule `{rule_id}`{did_you_mean(rule_id, ruleset.by_id)}")
-    offers = [offer.id for offer in ruleset.catalogue.offers]
-    for index, offer_id in enumerate(spec.expect_offers):
-        if ruleset.catalogue.offer(offer_id) is None:
-            message = f"offer `{offer_id}` is not in the catalogue{did_you_mean(offer_id, offers)}"
-            error(("expect_offers", index), "unknown-offer", message)
+    rules = [
+        ((*at, key, index), rule_id)
+        for key in ("expect", "expect_not")
+        for index, rule_id in enumerate(getattr(spec, key))
+    ]
+    offers = [((*at, "expect_offers", index), offer_id) for index, offer_id in enumerate(spec.expect_offers)]
+    check_ids(ruleset, rules, offers, locator(located, file, errors))

@@ -12,11 +12,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from engine.decision.engine import DecisionEngine
 from engine.decision.proposals import render
 from engine.decision.types import DecideRequest
+from engine.events import Event
 from engine.features.derive import Fact, Scope, Touch, derive_facts
 from engine.features.fields import subject_of
 from engine.qa.rule_tests import CUSTOMER_ID, RuleTest
@@ -90,14 +92,11 @@ def _failures(test: RuleTest, actions: Sequence[ProposedAction], ruleset: RuleSe
     proposing = {a.rule_id: a for a in reversed(actions)}  # each rule's best-ranked action
     offered = {a.offer_id for a in actions}
     missed = [rule_id for rule_id in spec.expect if rule_id not in proposing]
-    facts = _facts(test, ruleset) if missed else []
+    channel = spec.channel.value if spec.channel else None
+    facts = facts_as_of(ruleset, test.events, test.as_of, Touch(channel, context=spec.context)) if missed else []
     for rule_id in missed:
-        rule = ruleset.by_id[rule_id]
-        seen = _fields_seen(rule, facts)
-        message = f"expected {rule_id} to propose an action: it proposed none"
-        if not seen:
-            message += f"; the customer has no {' or '.join(rule.subjects)} for it to read"
-        yield Failure("expect", rule_id, message, seen)
+        hint, seen = why_not(ruleset.by_id[rule_id], facts)
+        yield Failure("expect", rule_id, f"expected {rule_id} to propose an action: it proposed none{hint}", seen)
     for rule_id in spec.expect_not:
         if rule_id in proposing:
             message = f"expected {rule_id} to propose nothing: it proposed {proposing[rule_id].offer_id}"
@@ -110,16 +109,16 @@ def _failures(test: RuleTest, actions: Sequence[ProposedAction], ruleset: RuleSe
         yield Failure("expect_empty", "", f"expected no action: {count} {'was' if count == 1 else 'were'} proposed")
 
 
-def _facts(test: RuleTest, ruleset: RuleSet) -> list[Fact]:
-    """The customer's facts as the decision saw them; derived again only to explain a rule that did not match."""
-    channel = test.spec.channel.value if test.spec.channel else None
-    return derive_facts(
-        test.events,
-        ruleset.catalogue,
-        test.as_of,
-        Touch(channel, context=test.spec.context),
-        scope=Scope(ruleset.subjects, ruleset.categories),
-    )
+def facts_as_of(ruleset: RuleSet, events: Iterable[Event], as_of: datetime, touch: Touch) -> list[Fact]:
+    """The customer's facts as a decision saw them; derived again only to explain a rule that did not match."""
+    return derive_facts(events, ruleset.catalogue, as_of, touch, scope=Scope(ruleset.subjects, ruleset.categories))
+
+
+def why_not(rule: CompiledRule, facts: Iterable[Fact]) -> tuple[str, tuple[dict[str, str], ...]]:
+    """Why a rule proposed nothing: what the fields it reads held on each fact it could have
+    matched, and a hint to add to the message when the customer has no such fact at all."""
+    seen = _fields_seen(rule, facts)
+    return ("" if seen else f"; the customer has no {' or '.join(rule.subjects)} for it to read"), seen
 
 
 def _fields_seen(rule: CompiledRule, facts: Iterable[Fact]) -> tuple[dict[str, str], ...]:

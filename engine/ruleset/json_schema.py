@@ -106,7 +106,7 @@ _FAMILIES = {
 
 def rule_file_schema() -> Schema:
     """The schema of a rule file (`rules/*.yaml` other than the catalogue)."""
-    schema = _draft_07(RuleFile)
+    schema = draft_07(RuleFile)
     schema["title"] = "Forestall rule file"
     schema["description"] = (
         "Proactivation rules: when a customer's facts match a rule's `when`, it proposes the offer in its `then`."
@@ -122,7 +122,7 @@ def rule_file_schema() -> Schema:
 
 def catalogue_schema() -> Schema:
     """The schema of `rules/catalogue.yaml`."""
-    schema = _draft_07(Catalogue)
+    schema = draft_07(Catalogue)
     schema["title"] = "Forestall catalogue"
     schema["description"] = (
         "Products (with service intervals and consumption periods), follow-on purchases, and the offers "
@@ -160,7 +160,7 @@ def _fact_schema() -> Schema:
     }
 
 
-def _draft_07(model: type[BaseModel]) -> Schema:
+def draft_07(model: type[BaseModel]) -> Schema:
     """The model's schema as pydantic writes it (draft 2020-12), moved to draft-07."""
     schema = model.model_json_schema(by_alias=True, ref_template="#/definitions/{model}")
     schema["definitions"] = schema.pop("$defs", {})
