@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     rules_poll_seconds: float = Field(default=1.0, ge=0)
     # How long a changed rule set may take to compile in its throwaway process.
     rules_probe_timeout: float = Field(default=30.0, gt=0)
+    # The model artifacts and models/promoted.json (models/README.md).
     models_dir: Path = Path("models")
+    # How often the promoted models are checked for a change to load; 0 turns watching off.
+    models_poll_seconds: float = Field(default=1.0, ge=0)
     workers: int = Field(default=8, ge=1, le=256)
     # Seconds in-flight calls get to finish on SIGTERM.
     shutdown_grace: float = Field(default=10.0, ge=0)

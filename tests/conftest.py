@@ -27,7 +27,15 @@ def rules_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(tmp_path: Path, rules_dir: Path) -> Iterator[RunningServer]:
     # Watching is off so a test's ReloadRules is what loads its change (tests/api/test_hot_reload.py watches).
-    settings = Settings(port=0, store=tmp_path / "store.db", rules_dir=rules_dir, workers=4, rules_poll_seconds=0)
+    settings = Settings(
+        port=0,
+        store=tmp_path / "store.db",
+        rules_dir=rules_dir,
+        models_dir=tmp_path / "models",  # none: tests/models/test_serving.py serves models
+        workers=4,
+        rules_poll_seconds=0,
+        models_poll_seconds=0,
+    )
     running = start_server(settings)
     yield running
     running.stop(grace=1)

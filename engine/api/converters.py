@@ -19,6 +19,7 @@ from engine.decision.engine import OutcomeReport
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import InvalidArgument, RuleError
 from engine.events import EARLIEST, LATEST, Event
+from engine.models.serving import ModelStatus
 from engine.store.base import IngestCode
 from engine.vocabulary import Channel, Family, Outcome
 
@@ -114,7 +115,7 @@ def decide_response(decision: Decision) -> decision_pb2.DecideResponse:
         ruleset_version=decision.ruleset_version,
         model_version=decision.model_version,
         ranking_basis=(
-            decision_pb2.RANKING_BASIS_MODEL if decision.used_model else decision_pb2.RANKING_BASIS_RULE_PRIORITY
+            decision_pb2.RANKING_BASIS_MODEL if decision.ranked_by_model else decision_pb2.RANKING_BASIS_RULE_PRIORITY
         ),
         as_of=timestamp_of(decision.as_of),
         actions=[action_message(a) for a in decision.actions],
@@ -247,3 +248,9 @@ def rule_error_message(error: RuleError) -> admin_pb2.RuleError:
 
 def export_response(document: Mapping[str, Any]) -> admin_pb2.ExportCustomerResponse:
     return admin_pb2.ExportCustomerResponse(document_json=json.dumps(document, ensure_ascii=False))
+
+
+def model_status(status: ModelStatus) -> admin_pb2.ModelStatus:
+    return admin_pb2.ModelStatus(
+        name=status.name, promoted_version=status.promoted, serving_version=status.serving, problem=status.problem
+    )

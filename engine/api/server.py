@@ -22,6 +22,7 @@ from engine.api.interceptors import ErrorInterceptor
 from engine.api.servicers import AdminServicer, DecisionServicer
 from engine.config import Settings
 from engine.decision.engine import DecisionEngine
+from engine.models.serving import LiveModels
 from engine.ruleset.live import LiveRuleSet
 from engine.ruleset.probe import start_fork_server
 from engine.store import open_store
@@ -46,12 +47,18 @@ class RunningServer:
     engine: DecisionEngine
     health: health.HealthServicer
     stopping: threading.Event = field(default_factory=threading.Event)
-    watcher: threading.Thread | None = None
+    watchers: list[threading.Thread] = field(default_factory=list)
+
+    def watch(self, name: str, target: Callable[..., None], *args: object) -> None:
+        """Run a watcher thread until the server stops."""
+        watcher = threading.Thread(target=target, args=args, name=name, daemon=True)
+        watcher.start()
+        self.watchers.append(watcher)
 
     def stop(self, grace: float) -> None:
         self.stopping.set()
-        if self.watcher is not None:
-            self.watcher.join()
+        for watcher in self.watchers:
+            watcher.join()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.engine.rules.close()
@@ -61,7 +68,8 @@ class RunningServer:
 def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock) -> RunningServer:
     """Load rules and store, and start serving on settings.host:settings.port (0 picks a free port)."""
     store = open_store(settings.store, settings.max_events_per_customer)
-    engine = DecisionEngine(store, LiveRuleSet(settings.rules_dir, clock(), settings.rules_probe_timeout))
+    rules = LiveRuleSet(settings.rules_dir, clock(), settings.rules_probe_timeout)
+    engine = DecisionEngine(store, rules, LiveModels(settings.models_dir))
     tokens = parse_tokens(settings.auth_tokens.get_secret_value())
     if not tokens:
         log.warning("auth_disabled", hint="set FORESTALL_AUTH_TOKENS so decision clients cannot call admin operations")
@@ -86,18 +94,15 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
         address=f"{settings.host}:{port}",
         ruleset_version=engine.rules.current.ruleset.version,
         rules=len(engine.rules.current.ruleset.rules),
+        model_version=engine.models.current.version if engine.models else "",
         store=store.location,
     )
     running = RunningServer(server, port, engine, health_servicer)
     if settings.rules_poll_seconds > 0:
         start_fork_server()
-        running.watcher = threading.Thread(
-            target=engine.rules.watch,
-            args=(clock, running.stopping, settings.rules_poll_seconds),
-            name="rules-watcher",
-            daemon=True,
-        )
-        running.watcher.start()
+        running.watch("rules-watcher", rules.watch, clock, running.stopping, settings.rules_poll_seconds)
+    if settings.models_poll_seconds > 0 and engine.models:
+        running.watch("models-watcher", engine.models.watch, running.stopping, settings.models_poll_seconds)
     return running
 
 

@@ -10,7 +10,7 @@ import grpc
 
 from engine.api import converters
 from engine.api.generated import admin_pb2, admin_pb2_grpc, decision_pb2, decision_pb2_grpc
-from engine.decision.engine import DecisionEngine
+from engine.decision.engine import NO_MODELS, DecisionEngine
 from engine.errors import InvalidArgument, RuleSetInvalid
 from engine.events import Event
 from engine.ruleset.live import validate_folder
@@ -97,11 +97,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.GetStatusResponse:
         rules = self._engine.rules
         current = rules.current
+        models = self._engine.models.current if self._engine.models else NO_MODELS
         return admin_pb2.GetStatusResponse(
             ruleset_version=current.ruleset.version,
             rule_count=len(current.ruleset.rules),
             ruleset_loaded_at=converters.timestamp_of(current.loaded_at),
-            model_version="",
+            model_version=models.version,
+            models_dir=str(self._engine.models.folder) if self._engine.models else "",
+            models=[converters.model_status(m) for m in models.statuses],
             store=self._engine.store.kind,
             customer_count=self._engine.store.count_customers(),
             rules_dir=str(rules.folder),

@@ -15,12 +15,15 @@ from typing import Any
 
 import structlog
 
+from engine.catalogue import Catalogue
 from engine.decision.proposals import propose
 from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import NotFound
 from engine.events import Event
-from engine.features.derive import Scope, Touch, facts_of
+from engine.features.derive import Fact, Scope, Touch, facts_of
+from engine.features.state import CustomerState
+from engine.models.serving import LiveModels, ModelSet, Scores
 from engine.privacy import customer_ref
 from engine.ruleset.live import LiveRuleSet
 from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
@@ -29,6 +32,7 @@ from engine.vocabulary import Outcome
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_ACTIONS = 5
+NO_MODELS = ModelSet()
 
 
 @dataclass(frozen=True)
@@ -52,27 +56,42 @@ def _new_id() -> str:
 class DecisionEngine:
     """Decide, ingest, record outcomes and sweep, over one store and the live rule set."""
 
-    def __init__(self, store: Store, rules: LiveRuleSet, new_id: Callable[[], str] = _new_id) -> None:
+    def __init__(
+        self, store: Store, rules: LiveRuleSet, models: LiveModels | None = None, new_id: Callable[[], str] = _new_id
+    ) -> None:
         self.store = store
         self.states = CustomerStates(store)
         self.rules = rules
+        self.models = models
         self._new_id = new_id
 
     def decide(self, request: DecideRequest) -> Decision:
+        models = self.models.current if self.models else NO_MODELS
         with self.rules.use() as loaded:
-            state = self.states.as_of(request.customer_id, request.as_of, loaded.ruleset.catalogue)
+            ruleset = loaded.ruleset
+            state = self.states.as_of(request.customer_id, request.as_of, ruleset.catalogue)
+            touch = Touch(request.channel.value if request.channel else None, request.touchpoint, request.context)
             facts = facts_of(
                 state,
-                loaded.ruleset.catalogue,
+                ruleset.catalogue,
                 request.as_of,
-                Touch(request.channel.value if request.channel else None, request.touchpoint, request.context),
-                scope=Scope(loaded.ruleset.subjects, loaded.ruleset.categories, loaded.ruleset.pinned),
+                touch,
+                scope=Scope(ruleset.subjects, ruleset.categories, ruleset.pinned),
             )
+            scores = _scored(models, facts, state, ruleset.catalogue, request.as_of, touch)
             result = loaded.matcher.match(facts)
-            actions = propose(loaded.ruleset, {str(f["id"]): f for f in facts}, result.matches, request)
-            version = loaded.ruleset.version
+            actions = propose(ruleset, {str(f["id"]): f for f in facts}, result.matches, request, scores.propensity)
+            version = ruleset.version
         limit = request.max_actions or DEFAULT_MAX_ACTIONS
-        decision = Decision(self._new_id(), request.customer_id, request.as_of, version, "", tuple(actions[:limit]))
+        decision = Decision(
+            self._new_id(),
+            request.customer_id,
+            request.as_of,
+            version,
+            models.version,
+            tuple(actions[:limit]),
+            ranked_by_model=bool(scores.propensity),
+        )
         self.store.save_decision(_stored(decision))
         log.info(
             "decided",
@@ -124,6 +143,21 @@ class DecisionEngine:
             decision = self.decide(DecideRequest(customer_id, as_of, max_actions=max_actions, touchpoint="sweep"))
             for action in decision.actions:
                 yield DueAction(customer_id, decision.decision_id, action)
+
+
+def _scored(
+    models: ModelSet, facts: list[Fact], state: CustomerState, catalogue: Catalogue, as_of: datetime, touch: Touch
+) -> Scores:
+    """Score the customer with every model serving, and give each fact its scores (`score.<name>`)."""
+    if not models.models:
+        return Scores()
+    scored = facts
+    if models.scores_categories:  # the category facts rules may not read
+        scored = [*facts, *facts_of(state, catalogue, as_of, touch, scope=Scope(["category"]))]
+    scores = models.score(scored)
+    for fact in facts:
+        fact["score"] = scores.of(fact)
+    return scores
 
 
 def _stored(decision: Decision) -> StoredDecision:

@@ -45,20 +45,34 @@ def render(template: str, fact: Mapping[str, object]) -> tuple[str, dict[str, st
     return _PLACEHOLDER.sub(fill, template), used
 
 
-def choose_channel(allowed: Iterable[Channel], touchpoint: Channel | None) -> Channel:
-    """The channel the customer is on now when the rule allows it, else the rule's first choice."""
+def choose_channel(allowed: Iterable[Channel], touchpoint: Channel | None, propensity: Mapping[str, float]) -> Channel:
+    """The channel the customer is on now when the rule allows it; else the one they are likeliest
+    to respond on, when the response model serves; else the rule's first choice."""
     allowed = list(allowed)
-    return touchpoint if touchpoint in allowed else allowed[0]
+    if touchpoint in allowed:
+        return touchpoint
+    if propensity:  # max keeps the first of equals: the rule's order breaks ties
+        return max(allowed, key=lambda channel: propensity.get(channel.value, 0.0))
+    return allowed[0]
 
 
 def propose(
-    ruleset: RuleSet, facts: Mapping[str, Fact], matches: Iterable[Match], request: DecideRequest
+    ruleset: RuleSet,
+    facts: Mapping[str, Fact],
+    matches: Iterable[Match],
+    request: DecideRequest,
+    propensity: Mapping[str, float] | None = None,
 ) -> list[Action]:
-    """One action per match, ranked best first by priority x value; an offer is proposed
-    at most once for the same subject (the best-ranked rule proposing it wins)."""
+    """One action per match, ranked best first by priority x value (x the propensity to respond on
+    its channel, when the response model serves); an offer is proposed at most once for the same
+    subject (the best-ranked rule proposing it wins)."""
+    propensity = propensity or {}
     candidates = sorted(
         (
-            (m.fact_ids[0], _action(ruleset.by_id[m.rule_id], ruleset, _joined(m, facts), m.fact_ids[0], request))
+            (
+                m.fact_ids[0],
+                _action(ruleset.by_id[m.rule_id], ruleset, _joined(m, facts), m.fact_ids[0], request, propensity),
+            )
             for m in matches
         ),
         key=lambda candidate: (-candidate[1].score, candidate[1].reason.rule_id, candidate[1].action_id),
@@ -79,17 +93,25 @@ def _joined(match: Match, facts: Mapping[str, Fact]) -> Fact:
     return joined
 
 
-def _action(compiled: CompiledRule, ruleset: RuleSet, fact: Fact, fact_id: str, request: DecideRequest) -> Action:
+def _action(
+    compiled: CompiledRule,
+    ruleset: RuleSet,
+    fact: Fact,
+    fact_id: str,
+    request: DecideRequest,
+    propensity: Mapping[str, float],
+) -> Action:
     rule, then = compiled.rule, compiled.rule.then
     offer = ruleset.catalogue.offer(then.offer)
     assert offer is not None, "the loader checks every offer exists"
     text, parameters = render(offer.template, fact)
-    score = float(then.priority) * float(then.value)
+    channel = choose_channel(then.channels, request.channel, propensity)
+    score, explanation = _score(float(then.priority), float(then.value), channel, propensity)
     return Action(
         action_id=f"{rule.id}:{fact_id}",
         offer_id=offer.id,
         family=rule.family,
-        channel=choose_channel(then.channels, request.channel),
+        channel=channel,
         send_at=request.as_of,
         valid_until=request.as_of + timedelta(days=then.valid_for_days),
         score=score,
@@ -102,7 +124,17 @@ def _action(compiled: CompiledRule, ruleset: RuleSet, fact: Fact, fact_id: str, 
             rule_id=rule.id,
             rule_description=rule.description,
             matched_facts={name: _text(fact_value(fact, name)) for name in compiled.fields},
-            score_explanation=f"priority {then.priority} x value {_text(float(then.value))} = {_text(score)}"
-            " (no model loaded: ranked by rule priority and value)",
+            score_explanation=explanation,
         ),
     )
+
+
+def _score(priority: float, value: float, channel: Channel, propensity: Mapping[str, float]) -> tuple[float, str]:
+    """The action's score, and how it was computed, in words."""
+    terms = f"priority {_text(priority)} x value {_text(value)}"
+    if not propensity:
+        score = priority * value
+        return score, f"{terms} = {_text(score)} (no response model serving: ranked by rule priority and value)"
+    likelihood = propensity.get(channel.value, 0.0)
+    score = round(priority * value * likelihood, 6)
+    return score, f"{terms} x response on {channel.value} {_text(likelihood)} (response model) = {_text(score)}"

@@ -51,13 +51,11 @@ class Decision:
     customer_id: str
     as_of: datetime
     ruleset_version: str
-    # Empty while no model is loaded; then ranking is by rule priority and value.
+    # The models serving (`name=version,...`); empty while none is.
     model_version: str
     actions: tuple[Action, ...]
-
-    @property
-    def used_model(self) -> bool:
-        return bool(self.model_version)
+    # Whether the response model's propensities took part in the ranking; else rule priority and value did.
+    ranked_by_model: bool = False
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def test_actions_are_ranked_by_priority_times_value_without_a_model(decisions):
     assert [a.score for a in response.actions] == [600.0, 140.0]
     assert response.model_version == ""
     assert response.ranking_basis == decision_pb2.RANKING_BASIS_RULE_PRIORITY
-    assert "no model loaded" in response.actions[0].reason.score_explanation
+    assert "no response model serving" in response.actions[0].reason.score_explanation
 
 
 def test_max_actions_cuts_the_ranked_list(decisions):

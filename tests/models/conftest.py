@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from engine.models.card import ModelCard, card_digest
 from engine.models.dataset import TrainingPeriod, schemas
 from engine.models.pipeline import TrainingResult, train_all
 from engine.models.sources import Built, from_histories
@@ -34,3 +36,12 @@ def trained(built: Built, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     models_dir = tmp_path_factory.mktemp("models")
     results = train_all(built, SCHEMAS, PERIOD, models_dir, seed=7, source="generated")
     return models_dir, {r.name: r for r in results}
+
+
+def rewrite_card(folder, change, reseal=False):
+    """Change a card; resealed, its version's digest is made to match, as a forger would."""
+    card = json.loads((folder / "card.json").read_text())
+    change(card)
+    if reseal:
+        card["version"] = card["version"].rpartition("-")[0] + "-" + card_digest(ModelCard(**card))
+    (folder / "card.json").write_text(json.dumps(card))

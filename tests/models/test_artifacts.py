@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 import shutil
 
@@ -13,10 +12,10 @@ import pytest
 from engine.events import ContactOutcome
 from engine.features.derive import Touch, derive_facts
 from engine.models.artifacts import ModelArtifactInvalid, load_model
-from engine.models.card import ModelCard, card_digest
 from engine.models.features import feature_rows
 from engine.vocabulary import Channel, Outcome
 from tests.features.builders import AS_OF, CATALOGUE, bought, event
+from tests.models.conftest import rewrite_card
 
 
 @pytest.fixture
@@ -87,7 +86,7 @@ def test_a_corrupt_model_file_is_refused(copy_of):
 def test_garbage_that_matches_its_card_is_still_not_onnx(copy_of):
     folder = copy_of("churn")
     (folder / "probability.onnx").write_bytes(b"not a model at all")
-    _rewrite_card(
+    rewrite_card(
         folder, lambda card: card["artifacts"]["probability"].update(sha256=_sha(b"not a model at all")), reseal=True
     )
 
@@ -97,7 +96,7 @@ def test_garbage_that_matches_its_card_is_still_not_onnx(copy_of):
 
 def test_an_altered_card_is_refused(copy_of):
     folder = copy_of("churn")
-    _rewrite_card(folder, lambda card: card.update(beats_baselines=True, shortfalls=[], seed=8))
+    rewrite_card(folder, lambda card: card.update(beats_baselines=True, shortfalls=[], seed=8))
 
     with pytest.raises(ModelArtifactInvalid, match="the card was altered"):
         load_model(folder)
@@ -127,12 +126,3 @@ def test_the_loaded_model_predicts_probabilities(trained, built):
 
 def _sha(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
-
-
-def _rewrite_card(folder, change, reseal=False):
-    """Change a card; resealed, its version's digest is made to match, as a forger would."""
-    card = json.loads((folder / "card.json").read_text())
-    change(card)
-    if reseal:
-        card["version"] = card["version"].rpartition("-")[0] + "-" + card_digest(ModelCard(**card))
-    (folder / "card.json").write_text(json.dumps(card))

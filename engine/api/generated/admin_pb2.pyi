@@ -63,7 +63,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("ruleset_version", "rule_count", "ruleset_loaded_at", "model_version", "store", "customer_count", "rules_dir", "last_reload_errors", "started_at", "server_version")
+    __slots__ = ("ruleset_version", "rule_count", "ruleset_loaded_at", "model_version", "store", "customer_count", "rules_dir", "last_reload_errors", "started_at", "server_version", "models_dir", "models")
     RULESET_VERSION_FIELD_NUMBER: _ClassVar[int]
     RULE_COUNT_FIELD_NUMBER: _ClassVar[int]
     RULESET_LOADED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,8 @@ class GetStatusResponse(_message.Message):
     LAST_RELOAD_ERRORS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODELS_DIR_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
     ruleset_version: str
     rule_count: int
     ruleset_loaded_at: _timestamp_pb2.Timestamp
@@ -84,7 +86,21 @@ class GetStatusResponse(_message.Message):
     last_reload_errors: _containers.RepeatedCompositeFieldContainer[RuleError]
     started_at: _timestamp_pb2.Timestamp
     server_version: str
-    def __init__(self, ruleset_version: _Optional[str] = ..., rule_count: _Optional[int] = ..., ruleset_loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model_version: _Optional[str] = ..., store: _Optional[str] = ..., customer_count: _Optional[int] = ..., rules_dir: _Optional[str] = ..., last_reload_errors: _Optional[_Iterable[_Union[RuleError, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., server_version: _Optional[str] = ...) -> None: ...
+    models_dir: str
+    models: _containers.RepeatedCompositeFieldContainer[ModelStatus]
+    def __init__(self, ruleset_version: _Optional[str] = ..., rule_count: _Optional[int] = ..., ruleset_loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model_version: _Optional[str] = ..., store: _Optional[str] = ..., customer_count: _Optional[int] = ..., rules_dir: _Optional[str] = ..., last_reload_errors: _Optional[_Iterable[_Union[RuleError, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., server_version: _Optional[str] = ..., models_dir: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelStatus, _Mapping]]] = ...) -> None: ...
+
+class ModelStatus(_message.Message):
+    __slots__ = ("name", "promoted_version", "serving_version", "problem")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    promoted_version: str
+    serving_version: str
+    problem: str
+    def __init__(self, name: _Optional[str] = ..., promoted_version: _Optional[str] = ..., serving_version: _Optional[str] = ..., problem: _Optional[str] = ...) -> None: ...
 
 class ExportCustomerRequest(_message.Message):
     __slots__ = ("customer_id",)

@@ -1,0 +1,190 @@
+"""The promoted models, serving: loaded at start, swapped whole on a promotion or a file
+change, scoring a decision's facts with one batched call per model.
+
+A model that is missing, corrupt or incompatible never breaks a decision: it is
+reported (the log and GetStatus) and left out, and decisions rank by rule priority
+and say so. When a newly promoted version cannot be loaded while an earlier one
+serves, the earlier one keeps serving.
+
+Scores reach rule conditions as `score.<name>` (fields.py), by the rows a model scores:
+
+- customer rows: `score.<model>`, e.g. `score.churn`;
+- channel rows: `score.<model>_<channel>`, e.g. `score.response_sms`;
+- category rows: `score.<model>` and `score.<model>_days` on the facts about that
+  category (category, asset and consumable facts), e.g. `score.next_purchase`.
+
+The response model also ranks: an action's propensity is the probability of a
+response on its channel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import structlog
+
+from engine.errors import NotFound
+from engine.features.fields import CATEGORY_FIELDS
+from engine.models.artifacts import CARD_FILE, LoadedModel, ModelArtifactInvalid, load_model
+from engine.models.features import feature_rows
+from engine.models.registry import PROMOTED_FILE, find, promoted
+
+log = structlog.get_logger(__name__)
+
+RESPONSE_MODEL = "response"  # the model whose channel probabilities rank actions
+Fact = Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """A promoted model: the version serving ("" if none), and why the promoted one is not, if it is not."""
+
+    name: str
+    promoted: str
+    serving: str
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One decision's model scores."""
+
+    # score name -> value, the same for every fact of the customer
+    customer: dict[str, float] = field(default_factory=dict)
+    # category -> score name -> value, for the facts about that category
+    categories: dict[str, dict[str, float]] = field(default_factory=dict)
+    # channel -> probability of a response there, when the response model serves
+    propensity: dict[str, float] = field(default_factory=dict)
+
+    def of(self, fact: Fact) -> dict[str, float]:
+        """The scores a fact carries: the customer's, and its category's if it is about one."""
+        subject = str(fact.get("subject"))
+        category_field = CATEGORY_FIELDS.get(subject)
+        if category_field is None:
+            return self.customer
+        fields = fact.get(subject)
+        category = fields.get(category_field.split(".", 1)[1]) if isinstance(fields, Mapping) else None
+        return {**self.customer, **self.categories.get(str(category), {})}
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """The models serving at one moment; replaced whole, never changed."""
+
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+    statuses: tuple[ModelStatus, ...] = ()
+    fingerprint: str = ""
+
+    @property
+    def version(self) -> str:
+        """`name=version` of each model serving, by name; empty while none serves."""
+        return ",".join(f"{name}={model.card.version}" for name, model in sorted(self.models.items()))
+
+    @property
+    def scores_categories(self) -> bool:
+        """Whether some model scores category rows, which need the customer's category facts."""
+        return any(model.schema.rows == "category" for model in self.models.values())
+
+    def score(self, facts: Sequence[Fact]) -> Scores:
+        """Every model's scores of one customer's facts (the customer fact, and category facts for
+        models of category rows), one batched call per model."""
+        scores = Scores()
+        for name, model in self.models.items():
+            rows = feature_rows(model.schema, facts)
+            predicted = model.predict(rows)
+            days_cap = model.card.training_period.get("days_cap")
+            if "days" in predicted and days_cap is not None:
+                predicted["days"] = np.clip(predicted["days"], 0, days_cap)
+            for i, key in enumerate(rows.keys):
+                values = {
+                    name if head == "probability" else f"{name}_{head}": round(float(column[i]), 4)
+                    for head, column in predicted.items()
+                }
+                if model.schema.rows == "customer":
+                    scores.customer.update(values)
+                elif model.schema.rows == "category":
+                    scores.categories.setdefault(key, {}).update(values)
+                else:
+                    scores.customer.update({f"{score}_{key}": value for score, value in values.items()})
+                    if name == RESPONSE_MODEL:
+                        scores.propensity[key] = values[name]
+        return scores
+
+
+def load_model_set(folder: Path, previous: ModelSet | None = None) -> ModelSet:
+    """The promoted models of a folder, each validated; one that fails keeps its previous version serving."""
+    before = previous.models if previous else {}
+    fingerprint = folder_fingerprint(folder)
+    try:
+        pointers = promoted(folder)
+    except ModelArtifactInvalid as exc:
+        log.warning("models_refused", problem=str(exc), still_serving=sorted(before))
+        statuses = [ModelStatus(n, "", m.card.version, str(exc)) for n, m in sorted(before.items())]
+        return ModelSet(dict(before), tuple(statuses), fingerprint)
+    models: dict[str, LoadedModel] = {}
+    statuses = []
+    for name, version in sorted(pointers.items()):
+        serving = before.get(name)
+        if serving is not None and serving.card.version == version:
+            models[name] = serving
+            statuses.append(ModelStatus(name, version, version))
+            continue
+        try:
+            models[name] = load_model(find(folder, name, version))
+            statuses.append(ModelStatus(name, version, version))
+            log.info("model_loaded", model=name, version=version)
+        except (ModelArtifactInvalid, NotFound) as exc:
+            if serving is not None:
+                models[name] = serving
+            kept = serving.card.version if serving else ""
+            statuses.append(ModelStatus(name, version, kept, str(exc)))
+            log.warning("model_refused", model=name, version=version, problem=str(exc), still_serving=kept or None)
+    return ModelSet(models, tuple(statuses), fingerprint)
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """What changes when a model is promoted or a promoted model's files change: their sizes and times."""
+    paths = [Path(folder) / PROMOTED_FILE]
+    try:
+        pointers = promoted(folder)
+    except ModelArtifactInvalid:
+        pointers = {}
+    for name, version in sorted(pointers.items()):
+        version_folder = Path(folder) / name / version
+        paths += [version_folder / CARD_FILE, *sorted(version_folder.glob("*.onnx"))]
+    marks = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            marks.append(f"{path}:-")
+            continue
+        marks.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(marks)
+
+
+class LiveModels:
+    """The model set serving now, swapped whole by `reload`; readers take `current` and keep it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._reload_lock = threading.Lock()
+        self.current = load_model_set(self.folder)
+
+    def reload(self) -> ModelSet:
+        with self._reload_lock:
+            previous = self.current
+            self.current = load_model_set(self.folder, previous)
+            if self.current.version != previous.version:
+                log.info("models_swapped", version=self.current.version, previous_version=previous.version)
+            return self.current
+
+    def watch(self, stop: threading.Event, interval: float) -> None:
+        """Reload whenever a promotion or a promoted model's files change, until `stop` is set."""
+        while not stop.wait(interval):
+            if folder_fingerprint(self.folder) != self.current.fingerprint:
+                self.reload()
