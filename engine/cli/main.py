@@ -4,6 +4,7 @@ Examples:
   forestall serve --port 50051 --store var/forestall.db --rules-dir rules
   forestall demo                      # sample customers on a fresh embedded store, then serve
   forestall rules validate rules/     # exit 0 when valid, 1 with every error listed
+  forestall replay scenarios/         # customers' timelines on a virtual clock; exit 0 passed, 2 failed
   forestall customer export c-123     # everything held on a customer, as JSON
   forestall train --store var/forestall.db   # next-purchase, response and churn models, judged on held-out time
   forestall models list               # trained models, flagged and promoted ones marked
@@ -15,11 +16,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli import customer, importer, models, rules, serve, train
+from engine.cli import customer, importer, models, replay, rules, serve, train
 from engine.errors import ForestallError
 
 # Each command group registers its own subcommands.
-COMMAND_GROUPS = (serve, rules, customer, importer, train, models)
+COMMAND_GROUPS = (serve, rules, replay, customer, importer, train, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

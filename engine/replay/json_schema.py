@@ -64,6 +64,8 @@ _BARE = {
     "order_status": "state",
     "contact_outcome": "outcome",
 }
+# The event fields as written: `product` for product_id, `price` for unit_price.
+_WRITTEN_AS = {field: short for short, field in SHORT_NAMES.items()}
 # Fields the shorthand fills when left out.
 _FILLED = {"complaint_id", "order_id", "quantity", "unit_price"}
 
@@ -71,8 +73,8 @@ _FILLED = {"complaint_id", "order_id", "quantity", "unit_price"}
 def _shorthand(definitions: dict[str, Schema], name: str) -> Schema:
     """An event model's schema as a user writes it: short names, no `kind`, filled fields optional."""
     model = definitions[name]
-    properties = {SHORT_NAMES.get(key, key): value for key, value in model["properties"].items() if key != "kind"}
-    required = [SHORT_NAMES.get(key, key) for key in model.get("required", []) if key not in _FILLED]
+    properties = {_WRITTEN_AS.get(key, key): value for key, value in model["properties"].items() if key != "kind"}
+    required = [_WRITTEN_AS.get(key, key) for key in model.get("required", []) if key not in _FILLED]
     written: Schema = {"type": "object", "additionalProperties": False, "properties": properties}
     if required:
         written["required"] = required
@@ -100,7 +102,7 @@ def _event_keys(schema: Schema) -> None:
     ):
         written = _shorthand(definitions, model)
         bare = _BARE.get(key)
-        entry[key] = {"anyOf": [written["properties"][SHORT_NAMES.get(bare, bare)], written]} if bare else written
+        entry[key] = {"anyOf": [written["properties"][_WRITTEN_AS.get(bare, bare)], written]} if bare else written
     definitions["CustomerSpec"]["properties"]["profile"] = {"anyOf": [entry["profile"], {"type": "null"}]}
 
 

@@ -495,7 +495,8 @@ class _Builder:
         ]
         if customer.profile is not None:
             earliest = min([self.start, *(moment for _, moment in entries)])
-            yield from self._ingest(customer.id, (*at, "profile"), "profile", earliest, earliest, customer.profile)
+            # e00000: at the same moment as the first entry, the profile still comes first.
+            yield from self._ingest(customer.id, (*at, "profile"), "e00000", earliest, earliest, customer.profile)
         for index, occurred_at in entries:
             entry = customer.timeline[index]
             path: DataPath = (*at, "timeline", index)

@@ -159,7 +159,7 @@ def test_steps_follow_the_clock_by_arrival_events_then_outcomes_then_checkpoints
         for step in scenario.steps
     ]
     assert steps == [
-        ("Ingest", "2025-01-30", "profile"),
+        ("Ingest", "2025-01-30", "e00000"),
         ("Ingest", "2025-01-30", "e00001"),
         ("Check", "2026-01-05", None),
         ("Ingest", "2026-01-06", "e00003"),
