@@ -1,0 +1,185 @@
+"""`forestall replay` in process: the scenario library, failures that explain themselves, OPA's exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from engine.cli.main import main
+from tests.conftest import REPO, RULES
+
+LIBRARY = "scenarios"
+BROKEN = "tests/replay/data/broken"
+SEPARATOR = "-" * 80
+
+
+@pytest.fixture(autouse=True)
+def _in_the_repository(monkeypatch):
+    """Paths as a user types them from the repository root: they appear in the output as given."""
+    monkeypatch.chdir(REPO)
+
+
+def _replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["replay", *args])
+    return code, capsys.readouterr().out
+
+
+def test_the_scenario_library_passes(capsys):
+    code, out = _replay(capsys, LIBRARY)
+
+    lines = out.splitlines()
+    scenarios = sorted(Path(LIBRARY).rglob("*.yaml"))
+    assert code == 0, out
+    assert lines[-2:] == [SEPARATOR, f"{len(scenarios)} passed, 0 failed"]
+    assert all(line.startswith("PASS scenarios/") for line in lines[:-2])
+    assert {Path(p).parts[1] for p in scenarios} >= {
+        "maintenance",
+        "replenishment",
+        "planned_purchase",
+        "problem_prevention",
+        "edge",
+    }
+
+
+def test_the_json_report_is_byte_identical_run_after_run(capsys):
+    first = _replay(capsys, LIBRARY, "--format", "json")
+    second = _replay(capsys, LIBRARY, "--format", "json")
+
+    assert first == second
+    report = json.loads(first[1])
+    assert (report["failed"], report["errors"]) == (0, [])
+    [boiler] = [s for s in report["scenarios"] if s["file"] == "scenarios/maintenance/boiler_yearly_service.yaml"]
+    reminder = boiler["checkpoints"][1]
+    assert reminder["name"] == "reminder"
+    assert reminder["at"] == "2026-01-05T09:00:00+00:00"
+    assert reminder["actions"] == [
+        {
+            "rule_id": "boiler-service-due",
+            "offer_id": "boiler-service-booking",
+            "family": "maintenance_due",
+            "channel": "email",
+            "send_at": "2026-01-05T09:00:00+00:00",
+            "valid_until": "2026-02-04T09:00:00+00:00",
+            "score": 600.0,
+            "text": "Hello Ada, your EcoTherm 30 combi boiler is due for its yearly service in 25 days. "
+            "Book a visit now.",
+            "matched_facts": {"asset.category": "boiler", "asset.days_until_service": "25"},
+        }
+    ]
+
+
+def test_a_broken_rule_fails_the_scenarios_that_rely_on_it_and_says_why(capsys, tmp_path):
+    rules = Path(shutil.copytree(RULES, tmp_path / "rules"))
+    maintenance = rules / "maintenance.yaml"
+    maintenance.write_text(maintenance.read_text().replace("between: [-60, 30]", "between: [-60, 10]", 1))
+    junit = tmp_path / "replay.xml"
+
+    code, out = _replay(capsys, LIBRARY, "--rules", str(rules), "--junit", str(junit))
+
+    failed = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert code == 2
+    assert failed == [
+        "FAIL scenarios/edge/two_customers.yaml: two customers in one scenario see only their own history",
+        "FAIL scenarios/maintenance/boiler_yearly_service.yaml: a boiler owner is reminded before the yearly "
+        "service, and not again once it is done",
+    ]
+    file = "scenarios/maintenance/boiler_yearly_service.yaml"
+    assert (
+        textwrap.dedent(f"""\
+        FAIL {file}: a boiler owner is reminded before the yearly service, and not again once it is done
+          checkpoint `reminder` ({file}:21), ada at 2026-01-05T09:00:00+00:00
+            expected boiler-service-due -> boiler-service-booking (maintenance_due) via email, sent between \
+2026-01-05T09:00:00+00:00 and 2026-01-05T10:00:00+00:00: boiler-service-due proposed nothing
+              it read asset.category=boiler, asset.days_until_service=25
+            got: no action
+          stopped at {file}:13, ada at 2026-01-07T09:00:00+00:00
+            outcome accepted: checkpoint `reminder` has no action of boiler-service-due to report it on; \
+it proposed nothing
+        PASS""")
+        in out
+    )
+    assert out.splitlines()[-1] == f"{len(list(Path(LIBRARY).rglob('*.yaml'))) - 2} passed, 2 failed"
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "2"
+    failures = {case.get("classname"): case.find("failure") for case in suite.iter("testcase")}
+    assert failures[file] is not None
+    assert "boiler-service-due proposed nothing" in (failures[file].get("message") or "")
+    assert failures["scenarios/edge/no_history.yaml"] is None
+
+
+def test_a_wrong_channel_says_what_came_back_instead(capsys, tmp_path):
+    scenario = tmp_path / "sms.yaml"
+    scenario.write_text(
+        textwrap.dedent("""\
+        start: 2026-01-05T09:00:00Z
+        customers:
+          - id: ada
+            timeline: [{at: -340d, purchase: boiler-ecotherm-30}]
+            checkpoints:
+              - {name: reminder, at: +0d, expect: {actions: [{rule: boiler-service-due, channel: sms}]}}
+        """)
+    )
+
+    code, out = _replay(capsys, str(scenario))
+
+    assert code == 2
+    assert out.splitlines()[1:6] == [
+        f"  checkpoint `reminder` ({scenario}:6), ada at 2026-01-05T09:00:00+00:00",
+        "    expected boiler-service-due via sms: it came back via email, not sms",
+        "    got:",
+        "      1. boiler-service-due -> boiler-service-booking (maintenance_due) via email, "
+        "sent at 2026-01-05T09:00:00+00:00, score 600",
+        "         because boiler-service-due: asset.category=boiler, asset.days_until_service=25",
+    ]
+
+
+def test_an_outcome_on_an_action_that_never_came_stops_the_scenario(capsys, tmp_path):
+    scenario = tmp_path / "outcome.yaml"
+    scenario.write_text(
+        textwrap.dedent("""\
+        start: 2026-01-05T09:00:00Z
+        customers:
+          - id: ada
+            timeline: [{at: +1d, outcome: {checkpoint: nothing, rule: boiler-service-due, outcome: accepted}}]
+            checkpoints:
+              - {name: nothing, at: +0d, expect: {empty: true}}
+              - {name: never reached, at: +2d, expect: {empty: true}}
+        """)
+    )
+
+    code, out = _replay(capsys, str(scenario), "--format", "json")
+
+    [result] = json.loads(out)["scenarios"]
+    assert code == 2
+    assert [c["name"] for c in result["checkpoints"]] == ["nothing"]
+    assert result["errors"] == [
+        {
+            "at": "2026-01-06T09:00:00+00:00",
+            "customer": "ada",
+            "line": 4,
+            "message": "outcome accepted: checkpoint `nothing` has no action of boiler-service-due to report it "
+            "on; it proposed nothing",
+        }
+    ]
+
+
+def test_scenarios_that_fail_to_load_exit_1_with_every_error(capsys):
+    code, out = _replay(capsys, BROKEN, "--format", "json")
+
+    report = json.loads(out)
+    assert code == 1
+    assert (report["passed"], report["failed"], report["scenarios"]) == (0, 0, [])
+    assert len(report["errors"]) == 11
+    assert report["errors"][0]["file"] == f"{BROKEN}/references.yaml"
+
+
+def test_a_broken_rules_folder_exits_1(capsys, tmp_path):
+    code, out = _replay(capsys, LIBRARY, "--rules", str(tmp_path))
+
+    assert code == 1
+    assert "no-catalogue" in out
