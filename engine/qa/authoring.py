@@ -2,21 +2,9 @@
 reading YAML with positions, turning validation failures into located errors, the
 event shorthands a business user writes, and the check that named rules and offers exist.
 
-Event shorthands, one key an entry:
-
-    purchase: boiler-ecotherm-30              a product, a line item {product, quantity, price, category},
-                                              or a list of them bought together
-    service_visit: boiler-ecotherm-30         or {product, asset_id, notes}
-    usage_reading: {product: heat-pump-aw8, value: 1200, meter: kwh}
-    review: {rating: 1, text: "arrived broken", product: ink-305-black}
-    complaint: opened                         or {state: resolved, complaint_id: c-2, topic: delivery}
-    order_status: delayed                     or {state: shipped, order_id: o-7}
-    contact_outcome: dismissed                or {outcome, channel, amount, decision_id, action_id}
-    profile: {first_name: Ada, consent_withdrawn: [sms]}
-
-`product` and `price` stand for the event fields `product_id` and `unit_price`; a
-purchased item is one at a price of 0 unless it says otherwise; one complaint and one
-order are meant unless an entry names another.
+The event shorthands (`purchase: boiler-ecotherm-30`, `complaint: opened`...) are
+documented with the rule test format in `engine.qa.rule_tests`, shown by
+`forestall rules test --help`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.qa.authoring import SHORT_NAMES
 from engine.replay.scenario import ScenarioFile
-from engine.ruleset.json_schema import Schema, draft_07, render
+from engine.ruleset.json_schema import Schema, describe_keys, draft_07, render
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "scenarios" / "schema" / "scenario.schema.json"
 
@@ -114,11 +114,7 @@ def scenario_schema() -> Schema:
         "Forestall decides, with what must come back."
     )
     _event_keys(schema)
-    definitions = schema["definitions"]
-    for definition, properties in _KEYS.items():
-        node = schema if definition == "ScenarioFile" else definitions[definition]
-        for name, text in properties.items():
-            node["properties"][name]["description"] = text
+    describe_keys({"ScenarioFile": schema, **schema["definitions"]}, _KEYS)
     return schema
 
 

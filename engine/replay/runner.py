@@ -120,7 +120,8 @@ class SeenAction:
             action.valid_until,
             action.score,
             action.text,
-            dict(reason.matched_facts),
+            # By name: a protobuf map keeps no order, and both modes must read the same.
+            dict(sorted(reason.matched_facts.items())),
         )
 
     def describe(self) -> str:

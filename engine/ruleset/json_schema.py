@@ -112,7 +112,7 @@ def rule_file_schema() -> Schema:
         "Proactivation rules: when a customer's facts match a rule's `when`, it proposes the offer in its `then`."
     )
     definitions = schema["definitions"]
-    _describe({"RuleFile": schema, **definitions}, _RULE_KEYS)
+    describe_keys({"RuleFile": schema, **definitions}, _RULE_KEYS)
     # `patternErrorMessage` and `enumDescriptions` are VS Code's own keywords; validators ignore them.
     definitions["Rule"]["properties"]["id"]["patternErrorMessage"] = _RULE_ID_HELP
     definitions["Family"]["enumDescriptions"] = [_FAMILIES[Family(name)] for name in definitions["Family"]["enum"]]
@@ -129,7 +129,7 @@ def catalogue_schema() -> Schema:
         "rules propose with their message templates."
     )
     definitions = schema["definitions"]
-    _describe({"Catalogue": schema, **definitions}, _CATALOGUE_KEYS)
+    describe_keys({"Catalogue": schema, **definitions}, _CATALOGUE_KEYS)
     for definition, name in _SLUGS:
         definitions[definition]["properties"][name]["patternErrorMessage"] = _SLUG_HELP
     return schema
@@ -199,7 +199,7 @@ def _merge_plain_types(node: Schema) -> None:
     node["type"] = types[0] if len(types) == 1 else types
 
 
-def _describe(definitions: dict[str, Schema], keys: dict[str, dict[str, str]]) -> None:
+def describe_keys(definitions: dict[str, Schema], keys: dict[str, dict[str, str]]) -> None:
     """Set each key's description; a key the models no longer have fails here, not in an editor."""
     for definition, properties in keys.items():
         for name, text in properties.items():

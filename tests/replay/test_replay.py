@@ -8,29 +8,16 @@ import textwrap
 from pathlib import Path
 from xml.etree import ElementTree
 
-import pytest
-
-from engine.cli.main import main
-from tests.conftest import REPO, RULES
+from tests.conftest import RULES
+from tests.replay.conftest import run_replay
 
 LIBRARY = "scenarios"
 BROKEN = "tests/replay/data/broken"
 SEPARATOR = "-" * 80
 
 
-@pytest.fixture(autouse=True)
-def _in_the_repository(monkeypatch):
-    """Paths as a user types them from the repository root: they appear in the output as given."""
-    monkeypatch.chdir(REPO)
-
-
-def _replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(["replay", *args])
-    return code, capsys.readouterr().out
-
-
-def test_the_scenario_library_passes(capsys):
-    code, out = _replay(capsys, LIBRARY)
+def test_the_scenario_library_passes():
+    code, out = run_replay(LIBRARY)
 
     lines = out.splitlines()
     scenarios = sorted(Path(LIBRARY).rglob("*.yaml"))
@@ -46,9 +33,9 @@ def test_the_scenario_library_passes(capsys):
     }
 
 
-def test_the_json_report_is_byte_identical_run_after_run(capsys):
-    first = _replay(capsys, LIBRARY, "--format", "json")
-    second = _replay(capsys, LIBRARY, "--format", "json")
+def test_the_json_report_is_byte_identical_run_after_run():
+    first = run_replay(LIBRARY, report_format="json")
+    second = run_replay(LIBRARY, report_format="json")
 
     assert first == second
     report = json.loads(first[1])
@@ -73,13 +60,13 @@ def test_the_json_report_is_byte_identical_run_after_run(capsys):
     ]
 
 
-def test_a_broken_rule_fails_the_scenarios_that_rely_on_it_and_says_why(capsys, tmp_path):
+def test_a_broken_rule_fails_the_scenarios_that_rely_on_it_and_says_why(tmp_path):
     rules = Path(shutil.copytree(RULES, tmp_path / "rules"))
     maintenance = rules / "maintenance.yaml"
     maintenance.write_text(maintenance.read_text().replace("between: [-60, 30]", "between: [-60, 10]", 1))
     junit = tmp_path / "replay.xml"
 
-    code, out = _replay(capsys, LIBRARY, "--rules", str(rules), "--junit", str(junit))
+    code, out = run_replay(LIBRARY, rules=rules, junit=junit)
 
     failed = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert code == 2
@@ -112,7 +99,7 @@ it proposed nothing
     assert failures["scenarios/edge/no_history.yaml"] is None
 
 
-def test_a_wrong_channel_says_what_came_back_instead(capsys, tmp_path):
+def test_a_wrong_channel_says_what_came_back_instead(tmp_path):
     scenario = tmp_path / "sms.yaml"
     scenario.write_text(
         textwrap.dedent("""\
@@ -125,7 +112,7 @@ def test_a_wrong_channel_says_what_came_back_instead(capsys, tmp_path):
         """)
     )
 
-    code, out = _replay(capsys, str(scenario))
+    code, out = run_replay(str(scenario))
 
     assert code == 2
     assert out.splitlines()[1:6] == [
@@ -138,7 +125,7 @@ def test_a_wrong_channel_says_what_came_back_instead(capsys, tmp_path):
     ]
 
 
-def test_an_outcome_on_an_action_that_never_came_stops_the_scenario(capsys, tmp_path):
+def test_an_outcome_on_an_action_that_never_came_stops_the_scenario(tmp_path):
     scenario = tmp_path / "outcome.yaml"
     scenario.write_text(
         textwrap.dedent("""\
@@ -152,7 +139,7 @@ def test_an_outcome_on_an_action_that_never_came_stops_the_scenario(capsys, tmp_
         """)
     )
 
-    code, out = _replay(capsys, str(scenario), "--format", "json")
+    code, out = run_replay(str(scenario), report_format="json")
 
     [result] = json.loads(out)["scenarios"]
     assert code == 2
@@ -168,8 +155,8 @@ def test_an_outcome_on_an_action_that_never_came_stops_the_scenario(capsys, tmp_
     ]
 
 
-def test_scenarios_that_fail_to_load_exit_1_with_every_error(capsys):
-    code, out = _replay(capsys, BROKEN, "--format", "json")
+def test_scenarios_that_fail_to_load_exit_1_with_every_error():
+    code, out = run_replay(BROKEN, report_format="json")
 
     report = json.loads(out)
     assert code == 1
@@ -178,8 +165,8 @@ def test_scenarios_that_fail_to_load_exit_1_with_every_error(capsys):
     assert report["errors"][0]["file"] == f"{BROKEN}/references.yaml"
 
 
-def test_a_broken_rules_folder_exits_1(capsys, tmp_path):
-    code, out = _replay(capsys, LIBRARY, "--rules", str(tmp_path))
+def test_a_broken_rules_folder_exits_1(tmp_path):
+    code, out = run_replay(LIBRARY, rules=tmp_path)
 
     assert code == 1
     assert "no-catalogue" in out
