@@ -15,7 +15,6 @@ from typing import Any
 
 import structlog
 
-from engine.catalogue import Catalogue
 from engine.decision.proposals import propose
 from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
@@ -26,6 +25,7 @@ from engine.features.state import CustomerState
 from engine.models.serving import LiveModels, ModelSet, Scores
 from engine.privacy import customer_ref
 from engine.ruleset.live import LiveRuleSet
+from engine.ruleset.loader import RuleSet
 from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
 from engine.vocabulary import Outcome
 
@@ -78,7 +78,7 @@ class DecisionEngine:
                 touch,
                 scope=Scope(ruleset.subjects, ruleset.categories, ruleset.pinned),
             )
-            scores = _scored(models, facts, state, ruleset.catalogue, request.as_of, touch)
+            scores = _scored(models, ruleset, facts, state, request.as_of, touch)
             result = loaded.matcher.match(facts)
             actions = propose(ruleset, {str(f["id"]): f for f in facts}, result.matches, request, scores.propensity)
             version = ruleset.version
@@ -146,15 +146,16 @@ class DecisionEngine:
 
 
 def _scored(
-    models: ModelSet, facts: list[Fact], state: CustomerState, catalogue: Catalogue, as_of: datetime, touch: Touch
+    models: ModelSet, ruleset: RuleSet, facts: list[Fact], state: CustomerState, as_of: datetime, touch: Touch
 ) -> Scores:
-    """Score the customer with every model serving, and give each fact its scores (`score.<name>`)."""
-    if not models.models:
+    """Score the customer with the models the decision needs, and give each fact its scores (`score.<name>`)."""
+    needed = models.needed(ruleset.scores)
+    if not needed:
         return Scores()
     scored = facts
-    if models.scores_categories:  # the category facts rules may not read
-        scored = [*facts, *facts_of(state, catalogue, as_of, touch, scope=Scope(["category"]))]
-    scores = models.score(scored)
+    if any(model.schema.rows == "category" for model in needed.values()):  # category facts rules may not read
+        scored = [*facts, *facts_of(state, ruleset.catalogue, as_of, touch, scope=Scope(["category"]))]
+    scores = models.score(scored, needed)
     for fact in facts:
         fact["score"] = scores.of(fact)
     return scores

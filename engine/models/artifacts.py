@@ -63,10 +63,7 @@ class LoadedModel:
             return {head: np.empty(0) for head in self.sessions}
         found = {}
         for head, session in self.sessions.items():
-            outputs = dict(
-                zip([o.name for o in session.get_outputs()], session.run(None, {"X": rows.matrix}), strict=True)
-            )
-            value = outputs[self.card.artifacts[head].output]
+            [value] = session.run([self.card.artifacts[head].output], {"X": rows.matrix})
             found[head] = value[:, 1] if head == "probability" else np.asarray(value).ravel()
         return found
 

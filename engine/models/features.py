@@ -175,63 +175,83 @@ def feature_rows(schema: FeatureSchema, facts: Sequence[Fact]) -> FeatureRows:
         rows = [("customer", customer, "")]
     else:
         rows = [(channel.value, customer, channel.value) for channel in Channel]
-    matrix = np.empty((len(rows), len(schema.features)), dtype=np.float32)
-    if rows:
-        shared, own = _plan(schema)
-        # Every fact of a customer carries the same shared fields: read them once for all rows.
-        matrix[:, [c.index for c in shared]] = [c.read(rows[0][1], "", schema.missing) for c in shared]
-        own_columns = [c.index for c in own]
-        for r, (_, fact, channel) in enumerate(rows):
-            matrix[r, own_columns] = [c.read(fact, channel, schema.missing) for c in own]
-    return FeatureRows([key for key, _, _ in rows], matrix)
+    if not rows:
+        return FeatureRows([], np.zeros((0, len(schema.features)), dtype=np.float32))
+    plan = _plan(schema)
+    # Every fact of a customer carries the same shared fields: read them once for all rows.
+    shared = [0.0] * len(schema.features)
+    _read_numbers(shared, rows[0][1], plan.shared, "", schema.missing)
+    values = []
+    for _, fact, channel in rows:
+        row = shared.copy()
+        _read_numbers(row, fact, plan.own, channel, schema.missing)
+        for prefix, key, columns in plan.one_hots:
+            hot = columns.get(channel if prefix == "" else _value(fact, prefix, key))  # type: ignore[arg-type]
+            if hot is not None:
+                row[hot] = 1.0
+        values.append(row)
+    return FeatureRows([key for key, _, _ in rows], np.array(values, dtype=np.float32))
+
+
+def _read_numbers(row: list[float], fact: Fact, numbers: _Numbers, channel: str, missing: float) -> None:
+    """Fill the row's number columns from the fact; the innermost loop of scoring, so kept flat."""
+    for prefix, columns in numbers:
+        fields = fact.get(prefix)
+        get = fields.get if isinstance(fields, dict) else _absent
+        for column, key in columns:
+            found = get(key.replace(CHANNEL_PLACEHOLDER, channel) if channel else key)
+            row[column] = missing if found is None else float(found)
+
+
+_Numbers = list[tuple[str, list[tuple[int, str]]]]
 
 
 @dataclass(frozen=True)
-class _Column:
-    """How to read one column from a fact, worked out once per schema."""
+class _Plan:
+    """How to read a schema's columns from facts, worked out once per schema.
 
-    index: int
-    prefix: str
-    key: str
-    one_hot: str | None
-    templated: bool
-    row_channel: bool
+    Numbers are grouped by prefix, `(prefix, [(column, key), ...])`: those the same for
+    every row of a customer (`shared`), and those each row reads (`own`; a key may hold
+    `{channel}`, the row's channel). A one-hot group reads a text field once per row and sets the
+    column of its value: `(prefix, key, value -> column)`, prefix "" for the row's channel.
+    """
 
-    def read(self, fact: Fact, channel: str, missing: float) -> float:
-        if self.row_channel:
-            found: object = channel
-        else:
-            fields = fact.get(self.prefix)
-            key = self.key.replace(CHANNEL_PLACEHOLDER, channel) if self.templated else self.key
-            found = fields.get(key) if isinstance(fields, dict) else None
-        if self.one_hot is not None:
-            return 1.0 if found == self.one_hot else 0.0
-        return missing if found is None else float(found)  # type: ignore[arg-type]  # numbers per fields.py
+    shared: _Numbers
+    own: _Numbers
+    one_hots: list[tuple[str, str, dict[str, int]]]
 
 
-_plans: dict[str, tuple[list[_Column], list[_Column]]] = {}
+_plans: dict[str, _Plan] = {}
 
 
-def _plan(schema: FeatureSchema) -> tuple[list[_Column], list[_Column]]:
-    """The columns the same for every row of a customer, and each row's own, by schema digest."""
+def _plan(schema: FeatureSchema) -> _Plan:
     key = schema.digest
     if key not in _plans:
-        shared: list[_Column] = []
-        own: list[_Column] = []
+        shared: dict[str, list[tuple[int, str]]] = {}
+        own: dict[str, list[tuple[int, str]]] = {}
+        groups: dict[tuple[str, str], dict[str, int]] = {}
         for i, feature in enumerate(schema.features):
             prefix, _, rest = feature.source.partition(".")
-            column = _Column(
-                i,
-                prefix,
-                rest,
-                feature.value if feature.kind == "one_hot" else None,
-                CHANNEL_PLACEHOLDER in feature.source,
-                feature.source == ROW_CHANNEL and schema.rows == "channel",
-            )
-            per_row = column.templated or column.row_channel or prefix not in SHARED_PREFIXES
-            (own if per_row else shared).append(column)
-        _plans[key] = (shared, own)
+            if feature.kind == "one_hot":
+                source = ("", "") if feature.source == ROW_CHANNEL and schema.rows == "channel" else (prefix, rest)
+                groups.setdefault(source, {})[feature.value] = i
+            elif CHANNEL_PLACEHOLDER in feature.source or prefix not in SHARED_PREFIXES:
+                own.setdefault(prefix, []).append((i, rest))
+            else:
+                shared.setdefault(prefix, []).append((i, rest))
+        _plans[key] = _Plan(
+            list(shared.items()), list(own.items()), [(p, k, columns) for (p, k), columns in groups.items()]
+        )
     return _plans[key]
+
+
+def _value(fact: Fact, prefix: str, key: str) -> object:
+    fields = fact.get(prefix)
+    return fields.get(key) if isinstance(fields, dict) else None
+
+
+def _absent(_: str) -> None:
+    return None
 
 
 def _field(fact: Fact, name: str) -> object:

@@ -14,17 +14,17 @@ Scores reach rule conditions as `score.<name>` (fields.py), by the rows a model 
   category (category, asset and consumable facts), e.g. `score.next_purchase`.
 
 The response model also ranks: an action's propensity is the probability of a
-response on its channel.
+response on its channel. Other models score only when some rule reads their
+scores: a model no rule reads costs a decision nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import structlog
 
 from engine.errors import NotFound
@@ -62,13 +62,15 @@ class Scores:
 
     def of(self, fact: Fact) -> dict[str, float]:
         """The scores a fact carries: the customer's, and its category's if it is about one."""
+        if not self.categories:
+            return self.customer
         subject = str(fact.get("subject"))
         category_field = CATEGORY_FIELDS.get(subject)
-        if category_field is None:
-            return self.customer
         fields = fact.get(subject)
-        category = fields.get(category_field.split(".", 1)[1]) if isinstance(fields, Mapping) else None
-        return {**self.customer, **self.categories.get(str(category), {})}
+        if category_field is None or not isinstance(fields, Mapping):
+            return self.customer
+        own = self.categories.get(str(fields.get(category_field.split(".", 1)[1])))
+        return {**self.customer, **own} if own else self.customer
 
 
 @dataclass(frozen=True)
@@ -84,34 +86,35 @@ class ModelSet:
         """`name=version` of each model serving, by name; empty while none serves."""
         return ",".join(f"{name}={model.card.version}" for name, model in sorted(self.models.items()))
 
-    @property
-    def scores_categories(self) -> bool:
-        """Whether some model scores category rows, which need the customer's category facts."""
-        return any(model.schema.rows == "category" for model in self.models.values())
+    def needed(self, read: Collection[str]) -> dict[str, LoadedModel]:
+        """The models a decision needs: those whose scores rules read (`score.<name>...`), and the one that ranks."""
+        return {
+            name: model
+            for name, model in self.models.items()
+            if name == RESPONSE_MODEL or any(score == name or score.startswith(f"{name}_") for score in read)
+        }
 
-    def score(self, facts: Sequence[Fact]) -> Scores:
-        """Every model's scores of one customer's facts (the customer fact, and category facts for
+    def score(self, facts: Sequence[Fact], models: Mapping[str, LoadedModel]) -> Scores:
+        """Some models' scores of one customer's facts (the customer fact, and category facts for
         models of category rows), one batched call per model."""
         scores = Scores()
-        for name, model in self.models.items():
+        for name, model in models.items():
             rows = feature_rows(model.schema, facts)
             predicted = model.predict(rows)
-            days_cap = model.card.training_period.get("days_cap")
-            if "days" in predicted and days_cap is not None:
-                predicted["days"] = np.clip(predicted["days"], 0, days_cap)
-            for i, key in enumerate(rows.keys):
-                values = {
-                    name if head == "probability" else f"{name}_{head}": round(float(column[i]), 4)
-                    for head, column in predicted.items()
-                }
+            if "days" in predicted:  # the days head was trained and judged capped
+                predicted["days"] = predicted["days"].clip(0, model.card.training_period.get("days_cap"))
+            for head, column in predicted.items():
+                score = name if head == "probability" else f"{name}_{head}"
+                values = {key: round(value, 4) for key, value in zip(rows.keys, column.tolist(), strict=True)}
                 if model.schema.rows == "customer":
-                    scores.customer.update(values)
+                    scores.customer.update((score, value) for value in values.values())
                 elif model.schema.rows == "category":
-                    scores.categories.setdefault(key, {}).update(values)
+                    for category, value in values.items():
+                        scores.categories.setdefault(category, {})[score] = value
                 else:
-                    scores.customer.update({f"{score}_{key}": value for score, value in values.items()})
-                    if name == RESPONSE_MODEL:
-                        scores.propensity[key] = values[name]
+                    scores.customer.update((f"{score}_{channel}", value) for channel, value in values.items())
+                    if score == RESPONSE_MODEL:
+                        scores.propensity.update(values)
         return scores
 
 

@@ -50,12 +50,16 @@ class RuleSet:
     categories: frozenset[str] = field(init=False, repr=False, compare=False)
     # Per subject, the only categories any rule can match there (a subject left out: any category).
     pinned: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+    # The model scores some rule reads (`score.<name>`): models no rule reads need not score.
+    scores: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {r.rule.id: r for r in self.rules})
         object.__setattr__(self, "subjects", frozenset(s for r in self.rules for s in r.subjects))
         object.__setattr__(self, "categories", frozenset(c for r in self.rules for c in r.categories))
         object.__setattr__(self, "pinned", _pinned_by_every_rule(self.rules))
+        scores = {f.removeprefix("score.") for r in self.rules for f in r.fields if f.startswith("score.")}
+        object.__setattr__(self, "scores", frozenset(scores))
 
 
 def _pinned_by_every_rule(rules: tuple[CompiledRule, ...]) -> dict[str, frozenset[str]]:
