@@ -34,7 +34,7 @@ protos: setup  ## regenerate engine/api/generated from protos/
 check-protos: setup
 	$(PY) scripts/generate_protos.py --check
 
-schemas: setup  ## regenerate the editor JSON Schemas in rules/schema/ from the rule and catalogue models
+schemas: setup  ## regenerate the editor JSON Schemas in rules/schema/ and scenarios/schema/ from their models
 	$(PY) scripts/generate_schemas.py
 
 check-schemas: setup

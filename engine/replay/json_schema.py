@@ -3,19 +3,17 @@
 Built from the scenario models (the source of truth) as the rule schemas are, in
 draft-07 for VS Code's YAML extension; committed as `scenarios/schema/scenario.schema.json`:
 
-    python -m engine.replay.json_schema          # rewrite it
-    python -m engine.replay.json_schema --check  # exit 1 if it has drifted from the models
+    python scripts/generate_schemas.py          # rewrite it, with the rules' schemas
+    python scripts/generate_schemas.py --check  # exit 1 if one has drifted from the models
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 from engine.qa.authoring import SHORT_NAMES
 from engine.replay.scenario import ScenarioFile
-from engine.ruleset.json_schema import Schema, describe_keys, draft_07, render
+from engine.ruleset.json_schema import Schema, describe_keys, draft_07
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "scenarios" / "schema" / "scenario.schema.json"
 
@@ -116,23 +114,3 @@ def scenario_schema() -> Schema:
     _event_keys(schema)
     describe_keys({"ScenarioFile": schema, **schema["definitions"]}, _KEYS)
     return schema
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="fail if the committed schema differs")
-    text = render(scenario_schema())
-    if parser.parse_args(argv).check:
-        if not SCHEMA_FILE.exists() or SCHEMA_FILE.read_text() != text:
-            print(
-                f"{SCHEMA_FILE.name} drifted from the models; run: python -m engine.replay.json_schema", file=sys.stderr
-            )
-            return 1
-        return 0
-    SCHEMA_FILE.parent.mkdir(parents=True, exist_ok=True)
-    SCHEMA_FILE.write_text(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
