@@ -26,11 +26,13 @@ def main() -> None:
             ),
             timeout=5,
         )
-    print(f"decision {response.decision_id} (rules {response.ruleset_version})")
+    models = response.model_version or "none"
+    print(f"decision {response.decision_id} (rules {response.ruleset_version}; models {models})")
     for action in response.actions:
         print(f"- {action.offer_id} via {common_pb2.Channel.Name(action.channel)}, score {action.score:g}")
         print(f"  {action.message.text}")
         print(f"  because rule {action.reason.rule_id}: {dict(action.reason.matched_facts)}")
+        print(f"  score: {action.reason.score_explanation}")
     if not response.actions:
         print("no action due")
 

@@ -193,7 +193,12 @@ KNOWN_ATTRIBUTES = ("id", "sid", "$s", "subject", *SUBJECTS, *SHARED_PREFIXES, *
 # Open families of fields: any key the caller sends as context (text), any model score (number).
 OPEN_PREFIXES: dict[str, tuple[FieldType, str]] = {
     "context.": ("text", "context attribute sent with the request"),
-    "score.": ("number", "a model score for the customer; absent while no model provides it"),
+    "score.": (
+        "number",
+        "a model score for the customer: the probabilities `score.churn` and `score.response_<channel>`, and on "
+        "facts about a category `score.next_purchase` (a probability) and `score.next_purchase_days`; "
+        "absent while no model provides it",
+    ),
 }
 OPEN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
