@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 
 import pytest
 
+from engine.events import Purchase
 from engine.models.registry import PromotionRefused, entries, load_promoted, promote, promoted
 from engine.models.synthetic import population
 from engine.store import open_store
@@ -103,3 +105,31 @@ def test_an_unknown_model_version_exits_1(models_dir):
 
     assert result.returncode == 1
     assert "model version 'churn 20990101-000000000000' not found" in result.stderr
+
+
+def test_train_from_a_purchase_export_file(tmp_path):
+    export = tmp_path / "sales.csv"
+    buyers = set()
+    with export.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["event_id", "customer_id", "occurred_at", "product_id", "quantity", "unit_price"])
+        for history in population(UNTIL, 700):
+            for event in history:
+                if isinstance(event.payload, Purchase):
+                    buyers.add(event.customer_id)
+                    for item in event.payload.items:
+                        row = [item.product_id, item.quantity, item.unit_price]
+                        writer.writerow([event.event_id, event.customer_id, event.occurred_at.isoformat(), *row])
+    models = tmp_path / "models"
+
+    trained = _run(
+        "train", "--from-file", str(export), "--models-dir", str(models), "--rules-dir", str(RULES),
+        "--model", "next_purchase", "--model", "churn", "--format", "json",
+    )  # fmt: skip
+
+    assert trained.returncode in (0, 2), trained.stderr
+    report = json.loads(trained.stdout)
+    assert {m["model"] for m in report["models"]} == {"next_purchase", "churn"}
+    card = json.loads(next(models.glob("churn/*/card.json")).read_text())
+    assert card["data"]["source"] == "file sales.csv"
+    assert card["data"]["customers"] == len(buyers)
