@@ -1,0 +1,1 @@
+"""Effectiveness metrics: their definitions, computation per period and cohort, and uplift against a control group."""
