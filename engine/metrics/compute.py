@@ -242,9 +242,7 @@ class Tallies:
         return self.rows[:, _COLUMN[component]]
 
     def sums(self, cohort: Cohort | None = None) -> dict[Component, float]:
-        rows = self.rows if cohort is None else self.rows[self.mask(cohort)]
-        totals = rows.sum(axis=0)
-        return {component: float(totals[index]) for index, component in enumerate(COLUMNS)}
+        return column_sums(self.rows if cohort is None else self.rows[self.mask(cohort)])
 
     def mask(self, cohort: Cohort) -> np.ndarray:
         member = as_predicate(cohort)
@@ -252,6 +250,12 @@ class Tallies:
 
     def metrics(self, cohort: Cohort | None = None) -> dict[str, MetricValue]:
         return evaluate(self.sums(cohort))
+
+
+def column_sums(rows: np.ndarray) -> dict[Component, float]:
+    """Each component's sum over rows of `Tallies.rows`."""
+    totals = rows.sum(axis=0)
+    return {component: float(totals[index]) for index, component in enumerate(COLUMNS)}
 
 
 def as_predicate(cohort: Cohort) -> Callable[[str], bool]:
