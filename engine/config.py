@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=8, ge=1, le=256)
     # Seconds in-flight calls get to finish on SIGTERM.
     shutdown_grace: float = Field(default=10.0, ge=0)
+    # A JSON Lines file each decision is appended to, with what it read (engine/replay/decision_log.py); empty: none.
+    decision_log: Annotated[str, BeforeValidator(_text)] = ""
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Key of the customer pseudonyms in logs; set one shared key for stable references.

@@ -23,6 +23,7 @@ from engine.api.servicers import AdminServicer, DecisionServicer
 from engine.config import Settings
 from engine.decision.engine import DecisionEngine
 from engine.models.serving import LiveModels
+from engine.replay.decision_log import DecisionLog
 from engine.ruleset.live import LiveRuleSet
 from engine.ruleset.probe import start_fork_server
 from engine.store import open_store
@@ -46,6 +47,7 @@ class RunningServer:
     port: int
     engine: DecisionEngine
     health: health.HealthServicer
+    decision_log: DecisionLog | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     watchers: list[threading.Thread] = field(default_factory=list)
 
@@ -61,15 +63,18 @@ class RunningServer:
             watcher.join()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.decision_log is not None:  # after the last decision
+            self.decision_log.close()
         self.engine.rules.close()
         self.engine.store.close()
 
 
 def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock) -> RunningServer:
     """Load rules and store, and start serving on settings.host:settings.port (0 picks a free port)."""
+    decision_log = DecisionLog(settings.decision_log) if settings.decision_log else None  # a bad path: stop here
     store = open_store(settings.store, settings.max_events_per_customer)
     rules = LiveRuleSet(settings.rules_dir, clock(), settings.rules_probe_timeout)
-    engine = DecisionEngine(store, rules, LiveModels(settings.models_dir))
+    engine = DecisionEngine(store, rules, LiveModels(settings.models_dir), decision_log=decision_log)
     tokens = parse_tokens(settings.auth_tokens.get_secret_value())
     if not tokens:
         log.warning("auth_disabled", hint="set FORESTALL_AUTH_TOKENS so decision clients cannot call admin operations")
@@ -96,8 +101,9 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
         rules=len(engine.rules.current.ruleset.rules),
         model_version=engine.models.current.version if engine.models else "",
         store=store.location,
+        decision_log=settings.decision_log or None,
     )
-    running = RunningServer(server, port, engine, health_servicer)
+    running = RunningServer(server, port, engine, health_servicer, decision_log)
     if settings.rules_poll_seconds > 0:
         start_fork_server()
         running.watch("rules-watcher", rules.watch, clock, running.stopping, settings.rules_poll_seconds)

@@ -34,6 +34,11 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help=STORE_HELP)
     parser.add_argument("--rules-dir", type=Path, help="the rules folder (FORESTALL_RULES_DIR, default rules)")
     parser.add_argument("--models-dir", type=Path, help="the models folder (FORESTALL_MODELS_DIR, default models)")
+    parser.add_argument(
+        "--decision-log",
+        metavar="FILE",
+        help="append each decision, with what it read, to this JSON Lines file (FORESTALL_DECISION_LOG; default none)",
+    )
     parser.add_argument("--workers", type=int, help="RPC worker threads (FORESTALL_WORKERS, default 8)")
     parser.add_argument("--log-format", choices=["auto", "json", "console"], help="FORESTALL_LOG_FORMAT")
 

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -44,6 +44,12 @@ class OutcomeReport:
     amount: float = 0.0
 
 
+class DecisionRecorder(Protocol):
+    """Keeps each decision with what it read (engine/replay/decision_log.py); never raises, never waits on disk."""
+
+    def record(self, request: DecideRequest, state: CustomerState, decision: Decision) -> None: ...
+
+
 _ID_PREFIX = secrets.token_hex(8)
 _ID_SEQUENCE = itertools.count()
 
@@ -57,13 +63,19 @@ class DecisionEngine:
     """Decide, ingest, record outcomes and sweep, over one store and the live rule set."""
 
     def __init__(
-        self, store: Store, rules: LiveRuleSet, models: LiveModels | None = None, new_id: Callable[[], str] = _new_id
+        self,
+        store: Store,
+        rules: LiveRuleSet,
+        models: LiveModels | None = None,
+        new_id: Callable[[], str] = _new_id,
+        decision_log: DecisionRecorder | None = None,
     ) -> None:
         self.store = store
         self.states = CustomerStates(store)
         self.rules = rules
         self.models = models
         self._new_id = new_id
+        self.decision_log = decision_log
 
     def decide(self, request: DecideRequest) -> Decision:
         models = self.models.current if self.models else NO_MODELS
@@ -93,6 +105,8 @@ class DecisionEngine:
             ranked_by_model=bool(scores.propensity),
         )
         self.store.save_decision(_stored(decision))
+        if self.decision_log is not None:
+            self.decision_log.record(request, state, decision)
         log.info(
             "decided",
             decision_id=decision.decision_id,
