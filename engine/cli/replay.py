@@ -1,12 +1,14 @@
-"""`forestall replay`: run scenarios on a virtual clock through the real decision path, OPA's manners.
+"""`forestall replay`: run scenarios on a virtual clock through the real decision path, OPA's manners;
+with `--log`, decide recorded decisions again with candidate rules and report what changes.
 
-The file format is documented in `engine.replay.scenario` and shown in `--help`.
+The file formats are documented in `engine.replay.scenario` and `engine.replay.impact`, and shown in `--help`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -17,15 +19,19 @@ from typing import TextIO
 import grpc
 
 from engine.api.server import wall_clock
-from engine.errors import RuleSetInvalid
+from engine.errors import RuleError, RuleSetInvalid
 from engine.logs import configure_logging
+from engine.replay import impact as impact_analysis
 from engine.replay import scenario as scenario_format
+from engine.replay.decision_log import read_log
+from engine.replay.impact import Candidate, analyse
 from engine.replay.remote import Remote, RemoteRefused
 from engine.replay.reporters import REPORTERS, write_junit
 from engine.replay.runner import InProcess, LiveRuleSets, ScenarioResult, Target, run_scenarios
 from engine.replay.scenario import load_scenarios
 
 DEFAULT_RULES = Path("rules")
+DEFAULT_MODELS = Path(os.environ.get("FORESTALL_MODELS_DIR") or "models")
 CONNECT_SECONDS = 5.0
 
 EXAMPLE = """\
@@ -49,6 +55,28 @@ via email, sent at 2026-03-01T09:00:00+00:00
 
 exit 0 when every scenario passed; 1 when nothing ran: a scenario or its rules failed to load
 (every error listed, file:line:col) or the --target server cannot be reached; 2 when a scenario failed
+
+impact of a rule change on recorded decisions (a server's FORESTALL_DECISION_LOG):
+  $ forestall replay --log decisions.jsonl --rules /tmp/candidate-rules
+  Impact of rules /tmp/candidate-rules (version 5e0c1d2a9b77) on 10,000 recorded decisions (decisions.jsonl)
+    recorded with rules d362f35c9617 (10,000)
+    models: each decision's own versions, from models
+    10,000 decided again: 318 change (3.2%)
+      an action appears in 318, one disappears in 0; the order changes in 0, a channel in 0
+    actions by rule                                appeared  disappeared  channel
+    boiler-service-due (maintenance_due)                320            0        0
+        cust-000042 as of 2026-06-08T00:00:00+00:00, decision 3f0c...0001:
+          + boiler-service-due -> boiler-service-booking (maintenance_due) via email, for asset:cust-000042-1/0
+  ...
+  forestall replay --log decisions.jsonl --rules /tmp/candidate-rules --format json --examples 5
+  forestall replay --log decisions.jsonl --models /tmp/new-models        # a model change, the same rules
+
+  Each record is decided again from the customer state it recorded, as of its moment, at its touchpoint.
+  Models: each record's own versions, found in --recorded-models (default $FORESTALL_MODELS_DIR or models),
+  unless --models DIR names the candidate models (its promoted ones). A record whose state was folded
+  with another catalogue (products, follow-ons) is decided again from that state but counted apart,
+  as approximate. exit 0 when no decision changes; 2 when some do (as diff does); 1 when nothing could be
+  decided again: the rules, the candidate models or a log failed to load, or no record could be decided
 """
 
 
@@ -60,7 +88,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or folders of them")
+    replay.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="scenario files or folders of them")
     replay.add_argument(
         "--rules",
         type=Path,
@@ -74,11 +102,43 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     replay.add_argument("--format", choices=list(REPORTERS), default="pretty")
     replay.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
-    replay.set_defaults(run=_replay)
+    impact = replay.add_argument_group("impact analysis")
+    impact.add_argument(
+        "--log",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="a decision log to decide again with --rules (default rules) instead of scenarios; repeatable",
+    )
+    impact.add_argument("--models", type=Path, metavar="DIR", help="decide with the promoted models of DIR")
+    impact.add_argument(
+        "--recorded-models",
+        type=Path,
+        metavar="DIR",
+        help=f"where the model versions records name are found, without --models (default {DEFAULT_MODELS})",
+    )
+    impact.add_argument("--examples", type=int, default=3, metavar="N", help="examples per rule and family (3)")
+    replay.set_defaults(run=_replay, usage=replay.error)
 
 
 def _replay(args: argparse.Namespace) -> int:
     configure_logging(level="warning")  # a run makes a decision per checkpoint: only warnings are news
+    if args.log:
+        if args.paths or args.target or args.junit:
+            args.usage("--log decides recorded decisions again: give no scenario PATH, --target or --junit")
+        return impact(
+            args.log,
+            rules=args.rules or DEFAULT_RULES,
+            models=args.models,
+            recorded_models=args.recorded_models or DEFAULT_MODELS,
+            report_format=args.format,
+            examples=args.examples,
+            progress=sys.stderr.isatty(),
+        )
+    if not args.paths:
+        args.usage("give scenario files or folders, or --log FILE")
+    if args.models or args.recorded_models:
+        args.usage("--models and --recorded-models go with --log")
     return replay(args.paths, rules=args.rules, target=args.target, report_format=args.format, junit=args.junit)
 
 
@@ -130,3 +190,54 @@ def _kept(results: Iterable[ScenarioResult], into: list[ScenarioResult]) -> Iter
     for result in results:
         into.append(result)
         yield result
+
+
+def impact(
+    logs: Sequence[Path],
+    *,
+    rules: Path = DEFAULT_RULES,
+    models: Path | None = None,
+    recorded_models: Path = DEFAULT_MODELS,
+    report_format: str = "pretty",
+    examples: int = 3,
+    output: TextIO | None = None,
+    progress: bool = False,
+) -> int:
+    """`forestall replay --log` without its argument parsing and logging set-up; returns the exit status."""
+    output = output or sys.stdout
+    try:
+        for log in logs:
+            with open(log, "rb"):
+                pass
+        candidate = Candidate.load(rules, models, recorded_models)
+    except (RuleSetInvalid, OSError) as exc:
+        problem = exc if isinstance(exc, RuleSetInvalid) else _unreadable(exc)
+        if report_format == "json":
+            _print_json(impact_analysis.errors_document(problem), output)
+        else:
+            print(str(problem), file=output)
+        return 1
+    with contextlib.closing(candidate):
+        shown = _progress if progress else None
+        result = analyse(read_log(logs), candidate, logs, examples, shown)
+    if shown:
+        print(file=sys.stderr)
+    if report_format == "json":
+        _print_json(impact_analysis.document(result), output)
+    else:
+        print("\n".join(impact_analysis.pretty(result)), file=output)
+    if result.decisions and not result.decided:
+        return 1
+    return 2 if result.changed else 0
+
+
+def _unreadable(exc: OSError) -> RuleSetInvalid:
+    return RuleSetInvalid([RuleError(str(exc.filename), 1, 1, "unreadable-log", exc.strerror or str(exc))])
+
+
+def _progress(decided: int) -> None:
+    print(f"\rdecided again: {decided:,}", end="", file=sys.stderr, flush=True)
+
+
+def _print_json(document: object, output: TextIO) -> None:
+    print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False), file=output)
