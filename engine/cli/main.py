@@ -8,6 +8,7 @@ Examples:
   forestall customer export c-123     # everything held on a customer, as JSON
   forestall train --store var/forestall.db   # next-purchase, response and churn models, judged on held-out time
   forestall models list               # trained models, flagged and promoted ones marked
+  forestall report --from 2026-03-01 --to 2026-04-01   # effectiveness metrics and uplift, HTML and JSON
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli import customer, importer, models, replay, rules, serve, train
+from engine.cli import customer, importer, models, replay, report, rules, serve, train
 from engine.errors import ForestallError
 
 # Each command group registers its own subcommands.
-COMMAND_GROUPS = (serve, rules, replay, customer, importer, train, models)
+COMMAND_GROUPS = (serve, rules, replay, customer, importer, train, models, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

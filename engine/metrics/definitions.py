@@ -282,6 +282,14 @@ def markdown() -> str:
         " the differences, from a seeded generator so a report can be reproduced. Replicates in"
         " which a group's denominator is 0 are left out and counted. " + UPLIFT_NOTE,
         "",
+        "## The report",
+        "",
+        "`forestall report --from DATE --to DATE [--store S] [--out report.html] [--json report.json]"
+        " [--control-share 0.1] [--salt S] [--seed 0] [--replicates 2000]` writes these metrics for the"
+        " period and each of its months as one self-contained HTML file (inline SVG charts, no script,"
+        " nothing fetched) and, with `--json`, its JSON twin. Control customers are those a sha256 hash"
+        " of the salt and their id places below the share (`engine/metrics/assignment.py`).",
+        "",
     ]
     return "\n".join(lines)
 

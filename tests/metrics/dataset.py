@@ -22,7 +22,7 @@ from engine.events import (
     Review,
 )
 from engine.metrics.compute import CustomerRecord, DecisionRecord
-from engine.store.base import StoredDecision, StoredOutcome
+from engine.store.base import Store, StoredDecision, StoredOutcome
 from engine.vocabulary import Outcome
 
 _ids = itertools.count()
@@ -167,3 +167,14 @@ CUSTOMERS: tuple[CustomerRecord, ...] = (
     # long gone: a purchase in 2023; in no window
     CustomerRecord("c12", (bought("c12", "2023-01-01", (1, 10)),)),
 )
+
+
+def fill(store: Store) -> Store:
+    """The store, holding the data set: events, decisions and the outcomes recorded against them."""
+    store.ingest([event for customer in CUSTOMERS for event in customer.events])
+    for customer in CUSTOMERS:
+        for record in customer.decisions:
+            store.save_decision(record.decision)
+            for outcome in record.outcomes:
+                store.record_outcome(outcome)
+    return store

@@ -7,7 +7,7 @@ import pytest
 from engine.metrics.compute import Funnel, MetricValue, Period, compute, funnels, months, read_customers
 from engine.metrics.definitions import Component
 from engine.store.sqlite import SqliteStore
-from tests.metrics.dataset import CUSTOMERS, day
+from tests.metrics.dataset import CUSTOMERS, day, fill
 
 MARCH = Period(day("2026-03-01"), day("2026-04-01"))
 FEBRUARY = Period(day("2026-02-01"), day("2026-03-01"))
@@ -212,15 +212,8 @@ def test_a_period_must_end_after_it_starts_and_have_a_zone():
 
 
 def test_read_from_a_store_the_metrics_are_the_same(tmp_path):
-    store = SqliteStore(tmp_path / "store.db")
+    store = fill(SqliteStore(tmp_path / "store.db"))
     try:
-        store.ingest([event for customer in CUSTOMERS for event in customer.events])
-        for customer in CUSTOMERS:
-            for record in customer.decisions:
-                store.save_decision(record.decision)
-                for outcome in record.outcomes:
-                    store.record_outcome(outcome)
-
         from_store = compute(read_customers(store), MARCH)
         cohort = compute(read_customers(store, cohort={"c09", "c10"}), MARCH)
     finally:
