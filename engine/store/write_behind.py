@@ -1,8 +1,11 @@
 """Write-behind for records a request produces but need not wait for (decisions).
 
 Records are written on a thread of their own, as many to a batch as have queued
-up, so a request never waits on the disk or on other writers. A queued record
-is readable at once through `pending`, and `flush` waits until all are written.
+up, so a request never waits on the disk or on other writers. The thread lingers
+after the first record of a batch, so that under load it wakes once per batch, not
+once per record: each wake-up takes the GIL from the requests at their next release
+of it. A queued record is readable at once through `pending`, and `flush` waits
+until all are written (without lingering).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ log = structlog.get_logger(__name__)
 Record = TypeVar("Record")
 
 RETRY_SECONDS = 0.5
+LINGER_SECONDS = 0.05
+MAX_BATCH = 1000
 
 
 class WriteBehind(Generic[Record]):
@@ -26,6 +31,7 @@ class WriteBehind(Generic[Record]):
         self._pending: dict[str, Record] = {}
         self._changed = threading.Condition()
         self._closing = False
+        self._flushing = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -41,7 +47,12 @@ class WriteBehind(Generic[Record]):
     def flush(self) -> None:
         """Wait until everything queued so far is written."""
         with self._changed:
-            self._changed.wait_for(lambda: not self._pending or not self._thread.is_alive())
+            self._flushing += 1
+            self._changed.notify_all()
+            try:
+                self._changed.wait_for(lambda: not self._pending or not self._thread.is_alive())
+            finally:
+                self._flushing -= 1
 
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
@@ -50,10 +61,14 @@ class WriteBehind(Generic[Record]):
             self._changed.notify_all()
         self._thread.join()
 
+    def _batch_due(self) -> bool:
+        return self._closing or self._flushing > 0 or len(self._pending) >= MAX_BATCH
+
     def _run(self) -> None:
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._pending or self._closing)
+                self._changed.wait_for(self._batch_due, timeout=LINGER_SECONDS)
                 if not self._pending:
                     return
                 batch = dict(self._pending)
