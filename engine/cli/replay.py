@@ -122,10 +122,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _replay(args: argparse.Namespace) -> int:
+    if args.log and (args.paths or args.target or args.junit):
+        args.usage("--log decides recorded decisions again: give no scenario PATH, --target or --junit")
+    if not args.log and not args.paths:
+        args.usage("give scenario files or folders, or --log FILE")
+    if not args.log and (args.models or args.recorded_models):
+        args.usage("--models and --recorded-models go with --log")
     configure_logging(level="warning")  # a run makes a decision per checkpoint: only warnings are news
     if args.log:
-        if args.paths or args.target or args.junit:
-            args.usage("--log decides recorded decisions again: give no scenario PATH, --target or --junit")
         return impact(
             args.log,
             rules=args.rules or DEFAULT_RULES,
@@ -135,10 +139,6 @@ def _replay(args: argparse.Namespace) -> int:
             examples=args.examples,
             progress=sys.stderr.isatty(),
         )
-    if not args.paths:
-        args.usage("give scenario files or folders, or --log FILE")
-    if args.models or args.recorded_models:
-        args.usage("--models and --recorded-models go with --log")
     return replay(args.paths, rules=args.rules, target=args.target, report_format=args.format, junit=args.junit)
 
 

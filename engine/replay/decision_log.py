@@ -17,7 +17,8 @@ Actions are in the shape replay reports give them, with their id (the rule and t
 fact it matched). The log is data, like the store: it holds customer ids and states.
 
 Writing never holds a decision up: a decision hands its record to a queue, and one
-writer thread encodes, appends and flushes to the operating system in batches. When
+writer thread encodes, appends and flushes to the operating system in batches, at
+most `LINGER_SECONDS` after the decision. When
 the disk fails the records are lost and an error is logged (once per failure, then
 every `REPORT_EVERY` records lost, and again when writing recovers); the decision is
 not failed. When the queue is full (the disk has stalled), records are dropped, the
@@ -28,10 +29,12 @@ one, so it costs one unreadable line, not two records.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +46,7 @@ import structlog
 from engine.decision.types import Action, DecideRequest, Decision
 from engine.errors import RuleError
 from engine.features.state import CustomerState
+from engine.replay.runner import SeenAction
 from engine.vocabulary import Channel
 
 log = structlog.get_logger(__name__)
@@ -51,6 +55,9 @@ FORMAT = 1
 DEFAULT_CAPACITY = 10_000  # records waiting for the writer before new ones are dropped
 BATCH = 500  # records written with one system call at the most
 REPORT_EVERY = 1000  # while records are being lost, an error line per this many
+# The writer waits this long after a record for others to write with it: a busy server's decisions
+# then share a system call and a wake-up of the writer, instead of each contending for the interpreter.
+LINGER_SECONDS = 0.02
 
 
 class LoggedRequest(msgspec.Struct, frozen=True):
@@ -83,19 +90,9 @@ class LoggedAction(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(cls, action: Action) -> LoggedAction:
-        reason = action.reason
-        return cls(
-            action.action_id,
-            reason.rule_id,
-            action.offer_id,
-            action.family.value,
-            action.channel.value,
-            _utc(action.send_at),
-            _utc(action.valid_until),
-            action.score,
-            action.text,
-            dict(sorted(reason.matched_facts.items())),
-        )
+        seen = SeenAction.of(action)
+        shown = {f.name: getattr(seen, f.name) for f in dataclasses.fields(seen)}
+        return cls(action.action_id, **{**shown, "send_at": _utc(seen.send_at), "valid_until": _utc(seen.valid_until)})
 
     @property
     def subject(self) -> str:
@@ -198,6 +195,8 @@ class DecisionLog:
     def _write_all(self) -> None:
         while True:
             batch = [self._queue.get()]
+            if batch[0] is not None:
+                time.sleep(LINGER_SECONDS)
             while len(batch) < BATCH:
                 try:
                     batch.append(self._queue.get_nowait())

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from engine.cli.main import main
+from engine.cli.main import build_parser
 from engine.cli.replay import impact
 from engine.decision.engine import DecisionEngine
 from engine.decision.types import DecideRequest
@@ -19,7 +21,7 @@ from engine.replay.decision_log import DecisionLog
 from engine.ruleset.live import LiveRuleSet
 from engine.store import open_store
 from engine.vocabulary import Channel
-from tests.conftest import RULES
+from tests.conftest import REPO, RULES
 from tests.helpers import AS_OF
 
 # customer -> (product, days since bought): what the sample rules make of each at AS_OF
@@ -190,10 +192,14 @@ def test_nothing_decided_again_exits_1_with_the_errors_located(decision_log: Pat
 
 
 def test_the_command_line_keeps_scenarios_and_logs_apart(decision_log: Path, capsys: pytest.CaptureFixture[str]):
-    with pytest.raises(SystemExit) as exited:
-        main(["replay", "scenarios/edge", "--log", str(decision_log)])
+    mixed = build_parser().parse_args(["replay", "scenarios/edge", "--log", str(decision_log)])
+    with pytest.raises(SystemExit) as refused:
+        mixed.run(mixed)  # refused before logging is set up, so in process
 
-    assert exited.value.code == 2
+    command = [sys.executable, "-m", "engine.cli.main", "replay", "--log", str(decision_log), "--format", "json"]
+    ran = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+
+    assert refused.value.code == 2
     assert "--log decides recorded decisions again: give no scenario PATH" in capsys.readouterr().err
-    assert main(["replay", "--log", str(decision_log), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["decided"] == 8
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert json.loads(ran.stdout)["decided"] == 8
