@@ -57,17 +57,24 @@ exit 0 when every scenario passed; 1 when nothing ran: a scenario or its rules f
 (every error listed, file:line:col) or the --target server cannot be reached; 2 when a scenario failed
 
 impact of a rule change on recorded decisions (a server's FORESTALL_DECISION_LOG):
-  $ forestall replay --log decisions.jsonl --rules /tmp/candidate-rules
-  Impact of rules /tmp/candidate-rules (version 5e0c1d2a9b77) on 10,000 recorded decisions (decisions.jsonl)
+  $ forestall replay --log decisions.jsonl --rules /tmp/candidate-rules --examples 1
+  Impact of rules /tmp/candidate-rules (version 17140e8051de) on 10,000 recorded decisions (decisions.jsonl)
     recorded with rules d362f35c9617 (10,000)
     models: each decision's own versions, from models
-    10,000 decided again: 318 change (3.2%)
-      an action appears in 318, one disappears in 0; the order changes in 0, a channel in 0
-    actions by rule                                appeared  disappeared  channel
-    boiler-service-due (maintenance_due)                320            0        0
-        cust-000042 as of 2026-06-08T00:00:00+00:00, decision 3f0c...0001:
-          + boiler-service-due -> boiler-service-booking (maintenance_due) via email, for asset:cust-000042-1/0
-  ...
+    10,000 decided again: 94 change (0.9%)
+      an action appears in 94, one disappears in 0; the order changes in 0, a channel in 0
+
+    actions by rule                                       appeared  disappeared  channel
+    boiler-service-due (maintenance_due)                        94            0        0
+        cust-000069 as of 2026-06-01T00:00:00+00:00, decision 3c2052ea0658820c0000000000002746:
+          + boiler-service-due -> boiler-service-booking (maintenance_due) via sms, for asset:cust-000069-1/0
+
+    actions by family                                     appeared  disappeared  channel
+    maintenance_due                                             94            0        0
+        e.g. cust-000069 (decision 3c2052ea0658820c0000000000002746)
+  --------------------------------------------------------------------------------
+  94 of 10,000 decisions decided again change
+
   forestall replay --log decisions.jsonl --rules /tmp/candidate-rules --format json --examples 5
   forestall replay --log decisions.jsonl --models /tmp/new-models        # a model change, the same rules
 
@@ -209,7 +216,7 @@ def impact(
         for log in logs:
             with open(log, "rb"):
                 pass
-        candidate = Candidate.load(rules, models, recorded_models)
+        candidate = Candidate.load(rules, models, recorded_models, wall_clock())
     except (RuleSetInvalid, OSError) as exc:
         problem = exc if isinstance(exc, RuleSetInvalid) else _unreadable(exc)
         if report_format == "json":

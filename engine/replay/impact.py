@@ -1,10 +1,11 @@
 """Rule-change impact: decide recorded decisions again with candidate rules (and models), and say what changes.
 
 `forestall replay --log decisions.jsonl --rules NEW_DIR` reads a decision log
-(engine/replay/decision_log.py) and decides each record again as the server did:
-the facts derived from the recorded customer state as of the recorded moment, at
-the recorded touchpoint, matched against the candidate rules and ranked. Nothing is
-read from a store, so a log from production can be judged on a laptop.
+(engine/replay/decision_log.py) and decides each record again through the server's
+own decision path (DecisionEngine.decide): the facts derived from the recorded
+customer state as of the recorded moment, at the recorded touchpoint, matched against
+the candidate rules and ranked. Nothing is read from a store, so a log from
+production can be judged on a laptop.
 
 Models: by default each record is decided again with the versions it names
 (`model_version`), looked up in the models folder (`--recorded-models`, default
@@ -32,24 +33,24 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
-from engine.decision.engine import DEFAULT_MAX_ACTIONS, _scored
-from engine.decision.proposals import propose
-from engine.decision.types import Action, DecideRequest
+from engine.catalogue import Catalogue
+from engine.decision.engine import DecisionEngine
+from engine.decision.states import CustomerStates
+from engine.decision.types import Action
 from engine.errors import ForestallError, NotFound, RuleError, RuleSetInvalid
-from engine.features.derive import Scope, Touch, facts_of
 from engine.features.state import CustomerState, basis
 from engine.models.artifacts import ModelArtifactInvalid, load_model
 from engine.models.registry import PROMOTED_FILE, find
-from engine.models.serving import ModelSet, load_model_set
+from engine.models.serving import LiveModels, ModelSet, load_model_set
 from engine.qa.reporters import RULE
 from engine.replay.decision_log import LoggedAction, LoggedDecision, LogLine
-from engine.ruleset.live import compile_folder
+from engine.ruleset.live import LiveRuleSet
 from engine.ruleset.loader import RuleSet
-from engine.ruleset.matcher import Matcher
+from engine.store.base import Store, StoredDecision
 
 SHOWN_UNREADABLE = 20  # located errors listed for unreadable lines; the rest are counted
 
@@ -89,17 +90,16 @@ class RecordedModels:
 
 @dataclass
 class Candidate:
-    """The rules (compiled) and models records are decided again with; close it to free the matcher."""
+    """The rules and models records are decided again with; close it to free the rules' matcher."""
 
     rules: Path
-    ruleset: RuleSet
-    matcher: Matcher
+    live: LiveRuleSet
     # The candidate models, every record decided with them; None: each record's own, from `models_dir`.
     models: ModelSet | None
     models_dir: Path
 
     @classmethod
-    def load(cls, rules: Path, models: Path | None, recorded_models: Path) -> Candidate:
+    def load(cls, rules: Path, models: Path | None, recorded_models: Path, now: datetime) -> Candidate:
         """Raises RuleSetInvalid when the rules, or a promoted model of `models`, fail to load."""
         if models is not None:
             model_set = load_model_set(models)
@@ -110,25 +110,53 @@ class Candidate:
             ]
             if errors:
                 raise RuleSetInvalid(errors)
-        ruleset, matcher = compile_folder(rules)
-        return cls(Path(rules), ruleset, matcher, model_set if models else None, Path(models or recorded_models))
+        live = LiveRuleSet(rules, now)
+        return cls(Path(rules), live, model_set if models else None, Path(models or recorded_models))
+
+    @property
+    def ruleset(self) -> RuleSet:
+        return self.live.current.ruleset
 
     def close(self) -> None:
-        self.matcher.close()
+        self.live.close()
 
 
-def decide_again(
-    ruleset: RuleSet, matcher: Matcher, models: ModelSet, state: CustomerState, request: DecideRequest
-) -> list[Action]:
-    """The actions DecisionEngine.decide returns for a request on this state, rules and models
-    (tests/replay/test_decision_log.py checks they agree)."""
-    touch = Touch(request.channel.value if request.channel else None, request.touchpoint, request.context)
-    scope = Scope(ruleset.subjects, ruleset.categories, ruleset.pinned)
-    facts = facts_of(state, ruleset.catalogue, request.as_of, touch, scope=scope)
-    scores = _scored(models, ruleset, facts, state, request.as_of, touch)
-    matches = matcher.match(facts).matches
-    actions = propose(ruleset, {str(f["id"]): f for f in facts}, matches, request, scores.propensity)
-    return actions[: request.max_actions or DEFAULT_MAX_ACTIONS]
+class Redecider:
+    """DecisionEngine.decide itself, over a stand-in for the store that answers with a record's state and
+    keeps nothing: records are decided again by the decision path the server runs, whatever it comes to do
+    (a step that reads more of the store fails here loudly rather than being left out)."""
+
+    def __init__(self, rules: LiveRuleSet) -> None:
+        self._state = CustomerState("")
+        self._serving = _Serving()
+        self._decision_id = ""
+        store = cast(Store, _KeepsNothing())
+        self.engine = DecisionEngine(store, rules, cast(LiveModels, self._serving), new_id=lambda: self._decision_id)
+        self.engine.states = cast(CustomerStates, self)
+
+    def decide(self, record: LoggedDecision, state: CustomerState, models: ModelSet) -> tuple[Action, ...]:
+        self._state, self._serving.current, self._decision_id = state, models, record.decision_id
+        return self.engine.decide(record.request.decide_request()).actions
+
+    def as_of(self, customer_id: str, as_of: datetime, catalogue: Catalogue) -> CustomerState:
+        """What CustomerStates.as_of answers: here, the state the record read."""
+        return self._state
+
+
+@dataclass
+class _Serving:
+    """What LiveModels gives a decision: the models serving now."""
+
+    current: ModelSet = field(default_factory=ModelSet)
+
+
+class _KeepsNothing:
+    """What the decision path asks of the store when the state is given: to keep the decision; it is not kept."""
+
+    max_events_per_customer = 1
+
+    def save_decision(self, decision: StoredDecision) -> None:
+        pass
 
 
 # ---- what changed ---------------------------------------------------------------------------------
@@ -296,6 +324,7 @@ def analyse(
     """Decide every readable record again with the candidate and tally what changes."""
     impact = Impact(tuple(logs), candidate, examples)
     recorded = RecordedModels(candidate.models_dir)
+    redecider = Redecider(candidate.live)
     catalogue_basis = basis(candidate.ruleset.catalogue)
     for line in lines:
         if isinstance(line, RuleError):
@@ -313,7 +342,7 @@ def analyse(
         except NotRedecided as reason:
             impact.not_decided[str(reason)] += 1
             continue
-        actions = decide_again(candidate.ruleset, candidate.matcher, models, state, record.request.decide_request())
+        actions = redecider.decide(record, state, models)
         change = Change.between(record, (LoggedAction.of(a) for a in actions))
         (impact.exact if state.basis == catalogue_basis else impact.approximate).add(change)
         if progress is not None and impact.decisions % 1000 == 0:
