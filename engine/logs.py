@@ -26,6 +26,17 @@ def configure_logging(log_format: str = "auto", level: str = "info", log_key: st
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
         cache_logger_on_first_use=True,
     )
+
+
+class _CurrentStderr:
+    """`sys.stderr` as it is when a line is written, not as it was when logging was configured:
+    whoever swaps it (a test capturing output, a daemon) leaves no logger writing to a closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
