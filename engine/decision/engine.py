@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from engine.decision.arbitration import arbitrate
 from engine.decision.proposals import propose
 from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
@@ -93,16 +94,17 @@ class DecisionEngine:
             scores = _scored(models, ruleset, facts, state, request.as_of, touch)
             result = loaded.matcher.match(facts)
             actions = propose(ruleset, {str(f["id"]): f for f in facts}, result.matches, request, scores.propensity)
+            arbitrated = arbitrate(actions, ruleset.policy, request, request.max_actions or DEFAULT_MAX_ACTIONS)
             version = ruleset.version
-        limit = request.max_actions or DEFAULT_MAX_ACTIONS
         decision = Decision(
             self._new_id(),
             request.customer_id,
             request.as_of,
             version,
             models.version,
-            tuple(actions[:limit]),
+            arbitrated.returned,
             ranked_by_model=bool(scores.propensity),
+            held_out=arbitrated.held_out,
         )
         self.store.save_decision(_stored(decision))
         if self.decision_log is not None:
@@ -114,6 +116,7 @@ class DecisionEngine:
             ruleset_version=version,
             candidates=len(actions),
             actions=[a.action_id.split(":", 1)[0] for a in decision.actions],
+            held_out=[a.action_id.split(":", 1)[0] for a in decision.held_out],
             failed_facts=len(result.failed_fact_ids),
         )
         return decision
@@ -182,7 +185,11 @@ def _stored(decision: Decision) -> StoredDecision:
         decision.as_of,
         decision.ruleset_version,
         decision.model_version,
-        {a.action_id: _action_record(a) for a in decision.actions},
+        {
+            **{a.action_id: _action_record(a) for a in decision.actions},
+            # Kept so that the control group's outcomes can be measured against what it would have had.
+            **{a.action_id: {**_action_record(a), "held_out": True} for a in decision.held_out},
+        },
     )
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 
 from engine.decision.types import Action, DecideRequest, Reason
 from engine.features.derive import Fact
+from engine.policy import Policy
 from engine.ruleset.compiler import CompiledRule
 from engine.ruleset.loader import RuleSet
 from engine.ruleset.matcher import Match
-from engine.vocabulary import Channel
+from engine.vocabulary import Channel, Family
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -45,15 +46,24 @@ def render(template: str, fact: Mapping[str, object]) -> tuple[str, dict[str, st
     return _PLACEHOLDER.sub(fill, template), used
 
 
-def choose_channel(allowed: Iterable[Channel], touchpoint: Channel | None, propensity: Mapping[str, float]) -> Channel:
-    """The channel the customer is on now when the rule allows it; else the one they are likeliest
-    to respond on, when the response model serves; else the rule's first choice."""
+def choose_channel(
+    allowed: Iterable[Channel],
+    touchpoint: Channel | None,
+    propensity: Mapping[str, float],
+    withdrawn: Collection[str] = (),
+) -> Channel | None:
+    """The channel the customer is on now when the rule allows it; else, among the allowed channels
+    they have not withdrawn consent for, the one they are likeliest to respond on when the response
+    model serves, else the rule's first choice; None if no channel is left."""
     allowed = list(allowed)
     if touchpoint in allowed:
         return touchpoint
+    eligible = [channel for channel in allowed if channel.value not in withdrawn]
+    if not eligible:
+        return None
     if propensity:  # max keeps the first of equals: the rule's order breaks ties
-        return max(allowed, key=lambda channel: propensity.get(channel.value, 0.0))
-    return allowed[0]
+        return max(eligible, key=lambda channel: propensity.get(channel.value, 0.0))
+    return eligible[0]
 
 
 def propose(
@@ -63,18 +73,20 @@ def propose(
     request: DecideRequest,
     propensity: Mapping[str, float] | None = None,
 ) -> list[Action]:
-    """One action per match, ranked best first by priority x value (x the propensity to respond on
-    its channel, when the response model serves); an offer is proposed at most once for the same
-    subject (the best-ranked rule proposing it wins)."""
+    """One action per match that has a channel to go by, ranked best first by its score (priority
+    x value, x the propensity to respond on its channel when the response model serves, x the
+    policy's levers and context weights); an offer is proposed at most once for the same subject
+    (the best-ranked rule proposing it wins)."""
     propensity = propensity or {}
-    candidates = sorted(
+    actions = (
         (
-            (
-                m.fact_ids[0],
-                _action(ruleset.by_id[m.rule_id], ruleset, _joined(m, facts), m.fact_ids[0], request, propensity),
-            )
-            for m in matches
-        ),
+            m.fact_ids[0],
+            _action(ruleset.by_id[m.rule_id], ruleset, _joined(m, facts), m.fact_ids[0], request, propensity),
+        )
+        for m in matches
+    )
+    candidates = sorted(
+        ((subject, action) for subject, action in actions if action is not None),
         key=lambda candidate: (-candidate[1].score, candidate[1].reason.rule_id, candidate[1].action_id),
     )
     kept: dict[tuple[str, str], Action] = {}
@@ -100,13 +112,26 @@ def _action(
     fact_id: str,
     request: DecideRequest,
     propensity: Mapping[str, float],
-) -> Action:
+) -> Action | None:
+    """The action a rule proposes for a fact; None when no channel is left to send it by."""
     rule, then = compiled.rule, compiled.rule.then
     offer = ruleset.catalogue.offer(then.offer)
     assert offer is not None, "the loader checks every offer exists"
+    policy = ruleset.policy
+    channel = choose_channel(then.channels, request.channel, propensity, _withdrawn(fact, policy))
+    if channel is None:
+        return None
     text, parameters = render(offer.template, fact)
-    channel = choose_channel(then.channels, request.channel, propensity)
-    score, explanation = _score(float(then.priority), float(then.value), channel, propensity)
+    factors = [
+        *_propensity_factor(channel, propensity),
+        *_lever_factors(policy, rule.id, rule.family, offer.id),
+        *(
+            (f"context {w.key}={w.value}", w.weight)
+            for w in policy.priority.context_weights
+            if request.context.get(w.key) == w.value
+        ),
+    ]
+    score, explanation = _score(float(then.priority), float(then.value), factors, bool(propensity))
     return Action(
         action_id=f"{rule.id}:{fact_id}",
         offer_id=offer.id,
@@ -129,12 +154,40 @@ def _action(
     )
 
 
-def _score(priority: float, value: float, channel: Channel, propensity: Mapping[str, float]) -> tuple[float, str]:
-    """The action's score, and how it was computed, in words."""
-    terms = f"priority {_text(priority)} x value {_text(value)}"
+def _withdrawn(fact: Fact, policy: Policy) -> set[str]:
+    """The channels the customer withdrew consent for, when the policy respects consent."""
+    if not policy.eligibility.respect_consent:
+        return set()
+    customer = fact.get("customer")
+    said = customer if isinstance(customer, Mapping) else {}
+    return {channel.value for channel in Channel if said.get(f"{channel.value}_consent") == 0}
+
+
+def _propensity_factor(channel: Channel, propensity: Mapping[str, float]) -> list[tuple[str, float]]:
     if not propensity:
-        score = priority * value
-        return score, f"{terms} = {_text(score)} (no response model serving: ranked by rule priority and value)"
-    likelihood = propensity.get(channel.value, 0.0)
-    score = round(priority * value * likelihood, 6)
-    return score, f"{terms} x response on {channel.value} {_text(likelihood)} (response model) = {_text(score)}"
+        return []
+    return [(f"response on {channel.value}", propensity.get(channel.value, 0.0))]
+
+
+def _lever_factors(policy: Policy, rule_id: str, family: Family, offer_id: str) -> list[tuple[str, float]]:
+    levers = policy.priority.levers
+    factors = [
+        (f"lever rule {rule_id}", levers.rules.get(rule_id, 1.0)),
+        (f"lever family {family.value}", levers.families.get(family, 1.0)),
+        (f"lever offer {offer_id}", levers.offers.get(offer_id, 1.0)),
+    ]
+    return [(label, factor) for label, factor in factors if factor != 1.0]
+
+
+def _score(priority: float, value: float, factors: list[tuple[str, float]], modelled: bool) -> tuple[float, str]:
+    """The action's score, and how it was computed, term by term, in words."""
+    score = priority * value
+    for _, factor in factors:
+        score *= factor
+    score = round(score, 6)
+    named = [f"{name} {_text(factor)}" for name, factor in factors]
+    if modelled:  # the response model's term comes first
+        named[0] += " (response model)"
+    terms = " x ".join([f"priority {_text(priority)}", f"value {_text(value)}", *named])
+    note = "" if modelled else " (no response model serving: ranked by rule priority and value)"
+    return score, f"{terms} = {_text(score)}{note}"

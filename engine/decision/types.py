@@ -56,6 +56,8 @@ class Decision:
     actions: tuple[Action, ...]
     # Whether the response model's propensities took part in the ranking; else rule priority and value did.
     ranked_by_model: bool = False
+    # The customer is in the control group of these actions' families: decided and kept, not returned.
+    held_out: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)

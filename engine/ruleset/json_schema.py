@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from engine.catalogue import Catalogue
 from engine.features.fields import FIELDS, OPEN_NAME, OPEN_PREFIXES
+from engine.policy import Policy
 from engine.ruleset.schema import OPERATORS, RuleFile
 from engine.vocabulary import Family
 
@@ -135,9 +136,24 @@ def catalogue_schema() -> Schema:
     return schema
 
 
+def policy_schema() -> Schema:
+    """The schema of `rules/policy.yaml` (engine/policy.py documents each part)."""
+    schema = draft_07(Policy)
+    schema["title"] = "Forestall contact policy"
+    schema["description"] = (
+        "How proposed actions are ranked (levers, context weights), which may go out (consent, offer windows, "
+        "stock), how many per subject and family, and which share of customers is held out as a control group."
+    )
+    return schema
+
+
 def schema_files() -> dict[str, str]:
     """{file name: text} of the schemas committed under rules/schema/."""
-    return {"rules.schema.json": render(rule_file_schema()), "catalogue.schema.json": render(catalogue_schema())}
+    return {
+        "rules.schema.json": render(rule_file_schema()),
+        "catalogue.schema.json": render(catalogue_schema()),
+        "policy.schema.json": render(policy_schema()),
+    }
 
 
 def render(schema: Schema) -> str:

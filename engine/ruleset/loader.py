@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from engine.catalogue import Catalogue
 from engine.errors import RuleError, RuleSetInvalid
 from engine.features.fields import FIELDS, KNOWN_ATTRIBUTES, field_spec, subject_of
+from engine.policy import POLICY_FILE, Policy
 from engine.ruleset.analysis import never_matches, shadowed
 from engine.ruleset.compiler import CompiledRule, RuleShapeError, compile_rule, conditions_with_paths
 from engine.ruleset.diagnostics import did_you_mean, field_names, validation_errors
@@ -43,6 +44,8 @@ class RuleSet:
 
     # Problems that do not stop the rules from loading (a shadowed rule).
     warnings: tuple[RuleError, ...] = ()
+    # policy.yaml: ranking levers, eligibility, diversity, hold-outs (engine/policy.py).
+    policy: Policy = field(default_factory=Policy)
     by_id: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
     # The subjects some rule reads: facts about any other subject need not be derived.
     subjects: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -90,11 +93,17 @@ def load_rule_set(folder: Path) -> RuleSet:
     elif (text := texts[catalogue_path]) is not None:
         catalogue = _parse(catalogue_path, text, Catalogue, errors) or catalogue
 
+    policy_path = folder / POLICY_FILE
+    policy: Policy | None = Policy()
+    policy_located = None
+    if (text := texts.get(policy_path)) is not None and (policy_located := _locate(policy_path, text, errors)):
+        policy = _validate(policy_path, policy_located, Policy, errors, policy_located.data)
+
     compiled: list[CompiledRule] = []
     first_seen: dict[str, str] = {}
     names = AttributeNames(KNOWN_ATTRIBUTES)
     for path, text in texts.items():
-        if path == catalogue_path or text is None:
+        if path in (catalogue_path, policy_path) or text is None:
             continue
         located = _locate(path, text, errors)
         if located is None:
@@ -118,9 +127,35 @@ def load_rule_set(folder: Path) -> RuleSet:
             if checked is not None:
                 compiled.append(checked)
     errors.extend(rule_set_limits(compiled))
-    if errors:
+    if policy is not None and policy_located is not None:
+        errors.extend(_policy_references(policy, policy_path, policy_located, first_seen, catalogue))
+    if errors or policy is None:
         raise RuleSetInvalid(errors)
-    return RuleSet(_digest(texts), tuple(compiled), catalogue, tuple(_shadowing_warnings(compiled)))
+    return RuleSet(_digest(texts), tuple(compiled), catalogue, tuple(_shadowing_warnings(compiled)), policy)
+
+
+def _policy_references(
+    policy: Policy, path: Path, located: Located, rule_ids: Collection[str], catalogue: Catalogue
+) -> Iterator[RuleError]:
+    """The rules and offers the policy names that the folder does not have."""
+    levers = policy.priority.levers
+    named = [
+        *((("priority", "levers", "rules", rule), "rule", rule, rule in rule_ids) for rule in levers.rules),
+        *(
+            (("priority", "levers", "offers", offer), "offer", offer, catalogue.offer(offer) is not None)
+            for offer in levers.offers
+        ),
+        *(
+            (("eligibility", "offers", i, "offer"), "offer", w.offer, catalogue.offer(w.offer) is not None)
+            for i, w in enumerate(policy.eligibility.offers)
+        ),
+    ]
+    for at, kind, name, known in named:
+        if not known:
+            line, column = located.position(at)
+            yield RuleError(
+                str(path), line, column, f"unknown-{kind}", f"the policy names {kind} `{name}`, which does not exist"
+            )
 
 
 def _shadowing_warnings(rules: list[CompiledRule]) -> Iterator[RuleError]:

@@ -36,7 +36,9 @@ SAMPLE_FILES = sorted(RULES.glob("*.yaml"))
 
 
 def _schema_name(path: Path) -> str:
-    return "catalogue.schema.json" if path.name == "catalogue.yaml" else "rules.schema.json"
+    return {"catalogue.yaml": "catalogue.schema.json", "policy.yaml": "policy.schema.json"}.get(
+        path.name, "rules.schema.json"
+    )
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -221,7 +223,7 @@ EXAMPLE_RULE = {
 SAMPLE_RULES = {
     rule.id: rule
     for path in SAMPLE_FILES
-    if path.name != "catalogue.yaml"
+    if path.name not in ("catalogue.yaml", "policy.yaml")
     for rule in RuleFile.model_validate(yaml.safe_load(path.read_text())).rules
 }
 

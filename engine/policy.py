@@ -1,0 +1,104 @@
+"""The contact policy: what business users decide about ranking, eligibility, diversity and
+hold-outs, in `rules/policy.yaml`, validated and hot-reloaded with the rules.
+
+Rules say what could be done; the policy decides what is done now:
+
+- `priority`: an action's score is priority x value x propensity (the response model)
+  x its business levers (per rule, family and offer) x the context weights that apply;
+- `eligibility`: consent per channel (a channel the customer withdrew is not used,
+  unless they are on it now), offer validity windows, and offers the caller says are
+  unavailable (out of stock) in a context key;
+- `diversity`: at most so many actions per subject (asset, consumable...) and per family;
+- `control`: a deterministic share of customers, per family if wished, held out: their
+  actions are decided and logged, not returned, so that uplift can be measured.
+
+A folder without `policy.yaml` has the default policy: consent respected, one action
+per subject, no lever, no hold-out.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.catalogue import Slug
+from engine.metrics.assignment import DEFAULT_SALT, unit_hash
+from engine.vocabulary import Family
+
+POLICY_FILE = "policy.yaml"
+Multiplier = Annotated[float, Field(gt=0, le=100)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Levers(_Entry):
+    """Business multipliers of an action's score, by the rule, family and offer behind it; 1 if absent."""
+
+    rules: dict[str, Multiplier] = {}
+    families: dict[Family, Multiplier] = {}
+    offers: dict[str, Multiplier] = {}
+
+
+class ContextWeight(_Entry):
+    """Multiplies the score of every action of a request whose context has `key` equal to `value`."""
+
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    value: str
+    weight: Multiplier
+
+
+class Priority(_Entry):
+    levers: Levers = Levers()
+    context_weights: list[ContextWeight] = []
+
+
+class OfferWindow(_Entry):
+    """An offer proposed only from `valid_from` to `valid_until` (dates in UTC, both included)."""
+
+    offer: Slug
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+class Eligibility(_Entry):
+    respect_consent: bool = True
+    offers: list[OfferWindow] = []
+    # A request context key listing unavailable offer ids, comma-separated (e.g. stock outs).
+    unavailable_offers_key: Annotated[str, Field(pattern=r"^([a-z][a-z0-9_]{0,31})?$")] = ""
+
+
+class Diversity(_Entry):
+    per_subject: Annotated[int, Field(ge=1)] = 1
+    per_family: Annotated[int, Field(ge=1)] | None = None
+
+
+class Control(_Entry):
+    """Who is held out: `share` of customers, or the share of a family where `families` gives one."""
+
+    share: Share = 0.0
+    families: dict[Family, Share] = {}
+    salt: Annotated[str, Field(min_length=1, max_length=128)] = DEFAULT_SALT
+
+    def holds_out(self, customer_id: str, family: Family) -> bool:
+        """Deterministic: the same customer, salt and share give the same answer on every replica."""
+        share = self.families.get(family, self.share)
+        return share > 0 and unit_hash(self.salt, customer_id) < share
+
+
+class Policy(_Entry):
+    priority: Priority = Priority()
+    eligibility: Eligibility = Eligibility()
+    diversity: Diversity = Diversity()
+    control: Control = Control()
+
+    def lever(self, rule_id: str, family: Family, offer_id: str) -> float:
+        levers = self.priority.levers
+        return levers.rules.get(rule_id, 1.0) * levers.families.get(family, 1.0) * levers.offers.get(offer_id, 1.0)
+
+    def offer_window(self, offer_id: str) -> OfferWindow | None:
+        return next((w for w in self.eligibility.offers if w.offer == offer_id), None)
