@@ -9,7 +9,8 @@ One record a line (`FORESTALL_DECISION_LOG`, `forestall serve --decision-log FIL
      "state_digest": "sha256:...", "state": {...the customer state, as `CustomerState.encode()` gives it...},
      "actions": [{"action_id": "boiler-service-due:asset:pos-0001/0", "rule_id": ..., "offer_id": ...,
                   "family": ..., "channel": ..., "send_at": ..., "valid_until": ..., "score": ...,
-                  "text": ..., "matched_facts": {...}}]}
+                  "text": ..., "matched_facts": {...}}],
+     "held_out": [...the control group's actions, decided and not returned, in the same shape...]}
 
 The state is the one the decision's facts were derived from, so a record can be
 decided again without the store (`forestall replay --log`); its digest identifies it.
@@ -113,6 +114,8 @@ class LoggedDecision(msgspec.Struct, frozen=True):
     state_digest: str
     state: msgspec.Raw
     actions: tuple[LoggedAction, ...]
+    # The control group's actions: decided, not returned (engine/decision/arbitration.py).
+    held_out: tuple[LoggedAction, ...] = ()
 
     def customer_state(self) -> CustomerState:
         return CustomerState.decode(bytes(self.state))
@@ -142,6 +145,7 @@ def encode_record(request: DecideRequest, state: CustomerState, decision: Decisi
         state_digest(encoded),
         msgspec.Raw(encoded),
         tuple(LoggedAction.of(action) for action in decision.actions),
+        tuple(LoggedAction.of(action) for action in decision.held_out),
     )
     return _ENCODER.encode(record) + b"\n"
 

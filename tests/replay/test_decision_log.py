@@ -19,8 +19,13 @@ from engine.cli.main import build_parser
 from engine.cli.replay import impact
 from engine.cli.serve import _settings
 from engine.config import Settings
-from engine.replay.decision_log import read_log, state_digest
+from engine.decision.engine import DecisionEngine
+from engine.decision.types import DecideRequest
+from engine.replay.decision_log import DecisionLog, read_log, state_digest
+from engine.ruleset.live import LiveRuleSet
+from engine.store.sqlite import SqliteStore
 from tests.conftest import REPO, RULES
+from tests.features import builders
 from tests.helpers import AS_OF, days_ago, decide, ingest, purchase
 
 MODELS = REPO / "models"  # the sample models, promoted: the response model ranks and picks channels
@@ -134,3 +139,23 @@ def test_a_log_that_cannot_be_opened_stops_the_server_at_start(tmp_path: Path):
         pass
 
     assert refused.value.filename == str(nowhere)
+
+
+def test_the_control_groups_actions_are_logged_as_held_out(tmp_path, rules_dir):
+    (rules_dir / "policy.yaml").write_text("control: {families: {maintenance_due: 1.0}}\n")
+    log_path = tmp_path / "held.jsonl"
+    decision_log = DecisionLog(log_path)
+    rules, store = LiveRuleSet(rules_dir, builders.AS_OF), SqliteStore(tmp_path / "held.db")
+    try:
+        engine = DecisionEngine(store, rules, decision_log=decision_log)
+        engine.ingest([builders.bought(350, "boiler-ecotherm-30", price=900).model_copy(update={"customer_id": "c"})])
+        decision = engine.decide(DecideRequest("c", builders.AS_OF))
+    finally:
+        decision_log.close()
+        rules.close()
+        store.close()
+
+    [record] = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert decision.actions == ()
+    assert [a["rule_id"] for a in record["held_out"]] == ["boiler-service-due"]
+    assert record["actions"] == []
