@@ -9,6 +9,9 @@ Rules say what could be done; the policy decides what is done now:
   unless they are on it now), offer validity windows, and offers the caller says are
   unavailable (out of stock) in a context key;
 - `diversity`: at most so many actions per subject (asset, consumable...) and per family;
+- `contact`: quiet hours in the customer's own time zone (an outbound action due in
+  them is sent when they end), and suppression for some days after a complaint (all
+  but problem prevention) or after the customer dismissed the same action;
 - `control`: a deterministic share of customers, per family if wished, held out: their
   actions are decided and logged, not returned, so that uplift can be measured.
 
@@ -18,10 +21,11 @@ per subject, no lever, no hold-out.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.catalogue import Slug
 from engine.metrics.assignment import DEFAULT_SALT, unit_hash
@@ -77,6 +81,35 @@ class Diversity(_Entry):
     per_family: Annotated[int, Field(ge=1)] | None = None
 
 
+class QuietHours(_Entry):
+    """Local times between which nothing is sent; `start` after `end` spans midnight (21:00 to 08:00)."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+class Contact(_Entry):
+    quiet_hours: QuietHours | None = None
+    # The time zone of customers whose profile gives none.
+    default_time_zone: str = "UTC"
+    suppress_after_complaint_days: Annotated[float, Field(ge=0, le=3650)] = 0
+    suppress_after_dismissal_days: Annotated[float, Field(ge=0, le=3650)] = 0
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; expected a name like Europe/Paris") from None
+        return name
+
+
 class Control(_Entry):
     """Who is held out: `share` of customers, or the share of a family where `families` gives one."""
 
@@ -94,6 +127,7 @@ class Policy(_Entry):
     priority: Priority = Priority()
     eligibility: Eligibility = Eligibility()
     diversity: Diversity = Diversity()
+    contact: Contact = Contact()
     control: Control = Control()
 
     def lever(self, rule_id: str, family: Family, offer_id: str) -> float:

@@ -20,7 +20,7 @@ from engine.decision.proposals import propose
 from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import NotFound
-from engine.events import Event
+from engine.events import ContactOutcome, Event
 from engine.features.derive import Fact, Scope, Touch, facts_of
 from engine.features.state import CustomerState
 from engine.models.serving import LiveModels, ModelSet, Scores
@@ -28,7 +28,7 @@ from engine.privacy import customer_ref
 from engine.ruleset.live import LiveRuleSet
 from engine.ruleset.loader import RuleSet
 from engine.store.base import IngestCode, Store, StoredDecision, StoredOutcome
-from engine.vocabulary import Outcome
+from engine.vocabulary import Channel, Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -94,7 +94,7 @@ class DecisionEngine:
             scores = _scored(models, ruleset, facts, state, request.as_of, touch)
             result = loaded.matcher.match(facts)
             actions = propose(ruleset, {str(f["id"]): f for f in facts}, result.matches, request, scores.propensity)
-            arbitrated = arbitrate(actions, ruleset.policy, request, request.max_actions or DEFAULT_MAX_ACTIONS)
+            arbitrated = arbitrate(actions, ruleset.policy, request, request.max_actions or DEFAULT_MAX_ACTIONS, state)
             version = ruleset.version
         decision = Decision(
             self._new_id(),
@@ -139,6 +139,8 @@ class DecisionEngine:
         self.store.record_outcome(
             StoredOutcome(report.decision_id, report.action_id, report.outcome, report.occurred_at, report.amount)
         )
+        # The customer's history hears of it too: response rates, dismissals and metrics read it there.
+        self.ingest([_outcome_event(decision, report)])
         log.info("outcome_recorded", decision_id=report.decision_id, outcome=report.outcome.value)
         return decision.customer_id
 
@@ -176,6 +178,23 @@ def _scored(
     for fact in facts:
         fact["score"] = scores.of(fact)
     return scores
+
+
+def _outcome_event(decision: StoredDecision, report: OutcomeReport) -> Event:
+    """A recorded outcome as the contact outcome event a calling system would send; one id per outcome."""
+    channel = decision.actions[report.action_id].get("channel")
+    return Event(
+        event_id=f"outcome:{report.decision_id}:{report.action_id}:{report.outcome.value}",
+        customer_id=decision.customer_id,
+        occurred_at=report.occurred_at,
+        payload=ContactOutcome(
+            decision_id=report.decision_id,
+            action_id=report.action_id,
+            outcome=report.outcome,
+            channel=Channel(channel) if channel else None,
+            amount=report.amount,
+        ),
+    )
 
 
 def _stored(decision: Decision) -> StoredDecision:

@@ -134,6 +134,8 @@ class Contacts(msgspec.Struct):
     """
 
     by_action: dict[str, Contact] = msgspec.field(default_factory=dict)
+    # action id (rule and subject) -> when the customer last dismissed it, for a year
+    dismissed: dict[str, datetime] = msgspec.field(default_factory=dict)
 
     def apply(self, event: Event, outcome: ContactOutcome) -> None:
         action = (
@@ -148,6 +150,13 @@ class Contacts(msgspec.Struct):
         if not contact.channel and outcome.channel:
             contact.channel = outcome.channel.value
         contact.responded = contact.responded or outcome.outcome in RESPONSES
+        if outcome.outcome is Outcome.DISMISSED and outcome.action_id:
+            self.dismissed[outcome.action_id] = event.occurred_at
+            forget_unreachable(self.dismissed, lambda _, at: day_of(at), event.occurred_at, 365)
+
+    def days_since_dismissed(self, action_id: str, as_of: datetime) -> float | None:
+        dismissed = self.dismissed.get(action_id)
+        return None if dismissed is None else days(dismissed, as_of)
 
     def fields(self, as_of: datetime) -> dict[str, object]:
         month, year = first_day(as_of, 30), first_day(as_of, 365)

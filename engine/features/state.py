@@ -32,7 +32,7 @@ from engine.features.customer import Complaints, Contacts, Orders, Profile, Revi
 from engine.features.purchases import Category, Consumable, FollowOnState, follow_ons_bought
 
 # Bump when the state's layout or a feature's fold changes: kept states of another format are folded again.
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: dismissals per action
 
 
 def basis(catalogue: Catalogue) -> str:

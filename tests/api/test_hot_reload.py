@@ -23,7 +23,14 @@ CLIENTS = 4
 
 @pytest.fixture
 def watching_server(tmp_path: Path, rules_dir: Path) -> Iterator[RunningServer]:
-    settings = Settings(port=0, store=tmp_path / "s.db", rules_dir=rules_dir, workers=4, rules_poll_seconds=0.2)
+    settings = Settings(
+        port=0,
+        store=tmp_path / "s.db",
+        rules_dir=rules_dir,
+        models_dir=tmp_path / "models",
+        workers=4,
+        rules_poll_seconds=0.2,
+    )
     running = start_server(settings)
     yield running
     running.stop(grace=1)
