@@ -97,7 +97,10 @@ def main() -> int:
         seconds = time.monotonic() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"\n{args.customers:,} customers: trained in {seconds:.1f} s (budget {args.budget:.0f} s)")
+    if status != 0:
+        print(f"\n{args.customers:,} customers: forestall train exited {status} after {seconds:.1f} s")
+    else:
+        print(f"\n{args.customers:,} customers: trained in {seconds:.1f} s (budget {args.budget:.0f} s)")
     print(f"peak memory: {own:,.0f} MB this process, {workers:,.0f} MB the largest worker")
     return 0 if status == 0 and seconds <= args.budget else 1
 
