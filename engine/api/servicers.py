@@ -119,6 +119,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         document = self._engine.export_customer(converters.customer_id_from(request.customer_id))
         return converters.export_response(document)
 
+    def Explain(self, request: admin_pb2.ExplainRequest, context: grpc.ServicerContext) -> admin_pb2.ExplainResponse:
+        explanation = self._engine.explain(converters.decide_request(request.request, self._clock()))
+        return admin_pb2.ExplainResponse(text=explanation.text(), document_json=explanation.json())
+
     def ForgetCustomer(
         self, request: admin_pb2.ForgetCustomerRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ForgetCustomerResponse:

@@ -17,11 +17,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli import customer, importer, models, replay, report, rules, serve, train
+from engine.cli import customer, explain, importer, models, replay, report, rules, serve, train
 from engine.errors import ForestallError
 
 # Each command group registers its own subcommands.
-COMMAND_GROUPS = (serve, rules, replay, customer, importer, train, models, report)
+COMMAND_GROUPS = (serve, rules, replay, explain, customer, importer, train, models, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

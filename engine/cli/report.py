@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.cli.train import _moment as moment
+from engine.cli.arguments import moment
 from engine.config import Settings
 from engine.errors import InvalidArgument
 from engine.logs import configure_logging

@@ -7,10 +7,11 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from engine.cli.arguments import moment
 from engine.config import Settings
 from engine.errors import InvalidArgument
 from engine.importing import ColumnMap, PurchaseExport, import_purchases
@@ -55,7 +56,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--models-dir", type=Path, help="where models are written (FORESTALL_MODELS_DIR)")
     parser.add_argument("--rules-dir", type=Path, help="the rules folder whose catalogue names the categories")
     parser.add_argument(
-        "--until", type=_moment, help="end of the history to use, ISO 8601 (default: the latest event's time)"
+        "--until", type=moment, help="end of the history to use, ISO 8601 (default: the latest event's time)"
     )
     parser.add_argument("--horizon-days", type=int, default=30, help="the probabilities' horizon (default 30)")
     parser.add_argument("--days-cap", type=int, default=90, help="days to the next purchase counted up to (default 90)")
@@ -66,14 +67,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--workers", type=int, default=2, help="processes deriving facts (default 2)")
     parser.add_argument("--format", choices=["pretty", "json"], default="pretty")
     parser.set_defaults(run=_train)
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _train(args: argparse.Namespace) -> int:

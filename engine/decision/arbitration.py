@@ -29,6 +29,7 @@ from engine.vocabulary import Family
 class Arbitrated:
     returned: tuple[Action, ...]  # best first
     held_out: tuple[Action, ...]  # the control group's: decided, logged, not returned
+    dropped: tuple[tuple[Action, str], ...] = ()  # each left out, with why, in words
 
 
 def arbitrate(
@@ -39,38 +40,51 @@ def arbitrate(
     per_family: Counter[str] = Counter()
     returned: list[Action] = []
     held_out: list[Action] = []
+    dropped: list[tuple[Action, str]] = []
     for action in candidates:
-        if action.offer_id in unavailable or not _in_window(policy, action.offer_id, request.as_of):
-            continue
-        if _suppressed(action, policy, state, request.as_of):
-            continue
         subject = action.action_id.split(":", 1)[1]
-        if subject != "customer" and per_subject[subject] >= policy.diversity.per_subject:
-            continue
+        why = _left_out(action, policy, request, state, unavailable)
+        if why is None and subject != "customer" and per_subject[subject] >= policy.diversity.per_subject:
+            why = f"diversity: {policy.diversity.per_subject} action(s) about {subject} ranked higher"
         cap = policy.diversity.per_family
-        if cap is not None and per_family[action.family] >= cap:
+        if why is None and cap is not None and per_family[action.family] >= cap:
+            why = f"diversity: {cap} action(s) of the family {action.family.value} ranked higher"
+        if why is None and len(returned) + len(held_out) >= limit:
+            why = f"beyond the {limit} best actions"
+        if why is not None:
+            dropped.append((action, why))
             continue
-        if len(returned) + len(held_out) >= limit:
-            break
         per_subject[subject] += 1
         per_family[action.family] += 1
         held = policy.control.holds_out(request.customer_id, action.family)
         (held_out if held else returned).append(_timed(action, policy, request, state))
-    return Arbitrated(tuple(returned), tuple(held_out))
+    return Arbitrated(tuple(returned), tuple(held_out), tuple(dropped))
 
 
-def _suppressed(action: Action, policy: Policy, state: CustomerState, as_of: datetime) -> bool:
+def _left_out(
+    action: Action, policy: Policy, request: DecideRequest, state: CustomerState, unavailable: set[str]
+) -> str | None:
+    """Why eligibility or suppression leaves the action out, in words; None if they do not."""
+    if action.offer_id in unavailable:
+        key = policy.eligibility.unavailable_offers_key
+        return f"eligibility: the offer {action.offer_id} is unavailable (context {key})"
+    if not _in_window(policy, action.offer_id, request.as_of):
+        return f"eligibility: {request.as_of.date()} is outside the validity window of the offer {action.offer_id}"
+    return _suppressed(action, policy, state, request.as_of)
+
+
+def _suppressed(action: Action, policy: Policy, state: CustomerState, as_of: datetime) -> str | None:
     """Within N days of a complaint (but problem prevention, which answers it), or of a dismissal of the action."""
     contact = policy.contact
     complained = state.complaints.last_opened_at
-    if (
-        complained is not None
-        and action.family is not Family.PROBLEM_PREVENTION
-        and days(complained, as_of) < contact.suppress_after_complaint_days
-    ):
-        return True
+    if complained is not None and action.family is not Family.PROBLEM_PREVENTION:
+        since = days(complained, as_of)
+        if since < contact.suppress_after_complaint_days:
+            return f"suppressed: a complaint {since:g} days ago ({contact.suppress_after_complaint_days:g} days)"
     dismissed = state.contacts.days_since_dismissed(action.action_id, as_of)
-    return dismissed is not None and dismissed < contact.suppress_after_dismissal_days
+    if dismissed is not None and dismissed < contact.suppress_after_dismissal_days:
+        return f"suppressed: dismissed {dismissed:g} days ago ({contact.suppress_after_dismissal_days:g} days)"
+    return None
 
 
 def _timed(action: Action, policy: Policy, request: DecideRequest, state: CustomerState) -> Action:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import structlog
 
 from engine.decision.arbitration import arbitrate
+from engine.decision.explain import Explanation, Trace, explanation_of
 from engine.decision.proposals import propose
 from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
@@ -79,6 +80,30 @@ class DecisionEngine:
         self.decision_log = decision_log
 
     def decide(self, request: DecideRequest) -> Decision:
+        trace = self._run(request)
+        decision = trace.decision
+        self.store.save_decision(_stored(decision))
+        if self.decision_log is not None:
+            self.decision_log.record(request, trace.state, decision)
+        log.info(
+            "decided",
+            decision_id=decision.decision_id,
+            customer=customer_ref(request.customer_id),
+            ruleset_version=decision.ruleset_version,
+            candidates=len(trace.proposed),
+            actions=[a.action_id.split(":", 1)[0] for a in decision.actions],
+            held_out=[a.action_id.split(":", 1)[0] for a in decision.held_out],
+            failed_facts=trace.failed_facts,
+        )
+        return decision
+
+    def explain(self, request: DecideRequest) -> Explanation:
+        """What a decision would be now, and why: every rule, candidate, and what kept or dropped it.
+        Nothing is stored or logged as a decision."""
+        return explanation_of(self._run(request))
+
+    def _run(self, request: DecideRequest) -> Trace:
+        """The decision path: state, facts, scores, matches, proposals, arbitration."""
         models = self.models.current if self.models else NO_MODELS
         with self.rules.use() as loaded:
             ruleset = loaded.ruleset
@@ -95,31 +120,26 @@ class DecisionEngine:
             result = loaded.matcher.match(facts)
             actions = propose(ruleset, {str(f["id"]): f for f in facts}, result.matches, request, scores.propensity)
             arbitrated = arbitrate(actions, ruleset.policy, request, request.max_actions or DEFAULT_MAX_ACTIONS, state)
-            version = ruleset.version
         decision = Decision(
             self._new_id(),
             request.customer_id,
             request.as_of,
-            version,
+            ruleset.version,
             models.version,
             arbitrated.returned,
             ranked_by_model=bool(scores.propensity),
             held_out=arbitrated.held_out,
         )
-        self.store.save_decision(_stored(decision))
-        if self.decision_log is not None:
-            self.decision_log.record(request, state, decision)
-        log.info(
-            "decided",
-            decision_id=decision.decision_id,
-            customer=customer_ref(request.customer_id),
-            ruleset_version=version,
-            candidates=len(actions),
-            actions=[a.action_id.split(":", 1)[0] for a in decision.actions],
-            held_out=[a.action_id.split(":", 1)[0] for a in decision.held_out],
-            failed_facts=len(result.failed_fact_ids),
+        return Trace(
+            decision,
+            state,
+            ruleset,
+            facts,
+            tuple(result.matches),
+            tuple(actions),
+            arbitrated,
+            len(result.failed_fact_ids),
         )
-        return decision
 
     def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
         ingested = self.store.ingest_changes(events)

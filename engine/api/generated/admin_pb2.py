@@ -24,39 +24,44 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from engine.api.generated import decision_pb2 as forestall_dot_v1_dot_decision__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66orestall/v1/admin.proto\x12\x0c\x66orestall.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n\tRuleError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\r\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\r\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x16\n\x14ValidateRulesRequest\"\xa7\x01\n\x15ValidateRulesResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x17\n\x0fruleset_version\x18\x02 \x01(\t\x12\x12\n\nrule_count\x18\x03 \x01(\r\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.forestall.v1.RuleError\x12)\n\x08warnings\x18\x05 \x03(\x0b\x32\x17.forestall.v1.RuleError\"\x14\n\x12ReloadRulesRequest\"\x83\x01\n\x13ReloadRulesResponse\x12\x10\n\x08reloaded\x18\x01 \x01(\x08\x12\x17\n\x0fruleset_version\x18\x02 \x01(\t\x12\x18\n\x10previous_version\x18\x03 \x01(\t\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.forestall.v1.RuleError\"\x12\n\x10GetStatusRequest\"\x84\x03\n\x11GetStatusResponse\x12\x17\n\x0fruleset_version\x18\x01 \x01(\t\x12\x12\n\nrule_count\x18\x02 \x01(\r\x12\x35\n\x11ruleset_loaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\r\n\x05store\x18\x05 \x01(\t\x12\x16\n\x0e\x63ustomer_count\x18\x06 \x01(\x04\x12\x11\n\trules_dir\x18\x07 \x01(\t\x12\x33\n\x12last_reload_errors\x18\x08 \x03(\x0b\x32\x17.forestall.v1.RuleError\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eserver_version\x18\n \x01(\t\x12\x12\n\nmodels_dir\x18\x0b \x01(\t\x12)\n\x06models\x18\x0c \x03(\x0b\x32\x19.forestall.v1.ModelStatus\"_\n\x0bModelStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\x12\x17\n\x0fserving_version\x18\x03 \x01(\t\x12\x0f\n\x07problem\x18\x04 \x01(\t\",\n\x15\x45xportCustomerRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"/\n\x16\x45xportCustomerResponse\x12\x15\n\rdocument_json\x18\x01 \x01(\t\",\n\x15\x46orgetCustomerRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"0\n\x16\x46orgetCustomerResponse\x12\x16\n\x0erecords_erased\x18\x01 \x01(\x04\x32\xc4\x03\n\x0c\x41\x64minService\x12X\n\rValidateRules\x12\".forestall.v1.ValidateRulesRequest\x1a#.forestall.v1.ValidateRulesResponse\x12R\n\x0bReloadRules\x12 .forestall.v1.ReloadRulesRequest\x1a!.forestall.v1.ReloadRulesResponse\x12L\n\tGetStatus\x12\x1e.forestall.v1.GetStatusRequest\x1a\x1f.forestall.v1.GetStatusResponse\x12[\n\x0e\x45xportCustomer\x12#.forestall.v1.ExportCustomerRequest\x1a$.forestall.v1.ExportCustomerResponse\x12[\n\x0e\x46orgetCustomer\x12#.forestall.v1.ForgetCustomerRequest\x1a$.forestall.v1.ForgetCustomerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66orestall/v1/admin.proto\x12\x0c\x66orestall.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1b\x66orestall/v1/decision.proto\">\n\x0e\x45xplainRequest\x12,\n\x07request\x18\x01 \x01(\x0b\x32\x1b.forestall.v1.DecideRequest\"6\n\x0f\x45xplainResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rdocument_json\x18\x02 \x01(\t\"V\n\tRuleError\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\r\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\r\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x16\n\x14ValidateRulesRequest\"\xa7\x01\n\x15ValidateRulesResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x17\n\x0fruleset_version\x18\x02 \x01(\t\x12\x12\n\nrule_count\x18\x03 \x01(\r\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.forestall.v1.RuleError\x12)\n\x08warnings\x18\x05 \x03(\x0b\x32\x17.forestall.v1.RuleError\"\x14\n\x12ReloadRulesRequest\"\x83\x01\n\x13ReloadRulesResponse\x12\x10\n\x08reloaded\x18\x01 \x01(\x08\x12\x17\n\x0fruleset_version\x18\x02 \x01(\t\x12\x18\n\x10previous_version\x18\x03 \x01(\t\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.forestall.v1.RuleError\"\x12\n\x10GetStatusRequest\"\x84\x03\n\x11GetStatusResponse\x12\x17\n\x0fruleset_version\x18\x01 \x01(\t\x12\x12\n\nrule_count\x18\x02 \x01(\r\x12\x35\n\x11ruleset_loaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\r\n\x05store\x18\x05 \x01(\t\x12\x16\n\x0e\x63ustomer_count\x18\x06 \x01(\x04\x12\x11\n\trules_dir\x18\x07 \x01(\t\x12\x33\n\x12last_reload_errors\x18\x08 \x03(\x0b\x32\x17.forestall.v1.RuleError\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eserver_version\x18\n \x01(\t\x12\x12\n\nmodels_dir\x18\x0b \x01(\t\x12)\n\x06models\x18\x0c \x03(\x0b\x32\x19.forestall.v1.ModelStatus\"_\n\x0bModelStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\x12\x17\n\x0fserving_version\x18\x03 \x01(\t\x12\x0f\n\x07problem\x18\x04 \x01(\t\",\n\x15\x45xportCustomerRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"/\n\x16\x45xportCustomerResponse\x12\x15\n\rdocument_json\x18\x01 \x01(\t\",\n\x15\x46orgetCustomerRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"0\n\x16\x46orgetCustomerResponse\x12\x16\n\x0erecords_erased\x18\x01 \x01(\x04\x32\x8c\x04\n\x0c\x41\x64minService\x12X\n\rValidateRules\x12\".forestall.v1.ValidateRulesRequest\x1a#.forestall.v1.ValidateRulesResponse\x12R\n\x0bReloadRules\x12 .forestall.v1.ReloadRulesRequest\x1a!.forestall.v1.ReloadRulesResponse\x12L\n\tGetStatus\x12\x1e.forestall.v1.GetStatusRequest\x1a\x1f.forestall.v1.GetStatusResponse\x12[\n\x0e\x45xportCustomer\x12#.forestall.v1.ExportCustomerRequest\x1a$.forestall.v1.ExportCustomerResponse\x12[\n\x0e\x46orgetCustomer\x12#.forestall.v1.ForgetCustomerRequest\x1a$.forestall.v1.ForgetCustomerResponse\x12\x46\n\x07\x45xplain\x12\x1c.forestall.v1.ExplainRequest\x1a\x1d.forestall.v1.ExplainResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'forestall.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RULEERROR']._serialized_start=75
-  _globals['_RULEERROR']._serialized_end=161
-  _globals['_VALIDATERULESREQUEST']._serialized_start=163
-  _globals['_VALIDATERULESREQUEST']._serialized_end=185
-  _globals['_VALIDATERULESRESPONSE']._serialized_start=188
-  _globals['_VALIDATERULESRESPONSE']._serialized_end=355
-  _globals['_RELOADRULESREQUEST']._serialized_start=357
-  _globals['_RELOADRULESREQUEST']._serialized_end=377
-  _globals['_RELOADRULESRESPONSE']._serialized_start=380
-  _globals['_RELOADRULESRESPONSE']._serialized_end=511
-  _globals['_GETSTATUSREQUEST']._serialized_start=513
-  _globals['_GETSTATUSREQUEST']._serialized_end=531
-  _globals['_GETSTATUSRESPONSE']._serialized_start=534
-  _globals['_GETSTATUSRESPONSE']._serialized_end=922
-  _globals['_MODELSTATUS']._serialized_start=924
-  _globals['_MODELSTATUS']._serialized_end=1019
-  _globals['_EXPORTCUSTOMERREQUEST']._serialized_start=1021
-  _globals['_EXPORTCUSTOMERREQUEST']._serialized_end=1065
-  _globals['_EXPORTCUSTOMERRESPONSE']._serialized_start=1067
-  _globals['_EXPORTCUSTOMERRESPONSE']._serialized_end=1114
-  _globals['_FORGETCUSTOMERREQUEST']._serialized_start=1116
-  _globals['_FORGETCUSTOMERREQUEST']._serialized_end=1160
-  _globals['_FORGETCUSTOMERRESPONSE']._serialized_start=1162
-  _globals['_FORGETCUSTOMERRESPONSE']._serialized_end=1210
-  _globals['_ADMINSERVICE']._serialized_start=1213
-  _globals['_ADMINSERVICE']._serialized_end=1665
+  _globals['_EXPLAINREQUEST']._serialized_start=104
+  _globals['_EXPLAINREQUEST']._serialized_end=166
+  _globals['_EXPLAINRESPONSE']._serialized_start=168
+  _globals['_EXPLAINRESPONSE']._serialized_end=222
+  _globals['_RULEERROR']._serialized_start=224
+  _globals['_RULEERROR']._serialized_end=310
+  _globals['_VALIDATERULESREQUEST']._serialized_start=312
+  _globals['_VALIDATERULESREQUEST']._serialized_end=334
+  _globals['_VALIDATERULESRESPONSE']._serialized_start=337
+  _globals['_VALIDATERULESRESPONSE']._serialized_end=504
+  _globals['_RELOADRULESREQUEST']._serialized_start=506
+  _globals['_RELOADRULESREQUEST']._serialized_end=526
+  _globals['_RELOADRULESRESPONSE']._serialized_start=529
+  _globals['_RELOADRULESRESPONSE']._serialized_end=660
+  _globals['_GETSTATUSREQUEST']._serialized_start=662
+  _globals['_GETSTATUSREQUEST']._serialized_end=680
+  _globals['_GETSTATUSRESPONSE']._serialized_start=683
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1071
+  _globals['_MODELSTATUS']._serialized_start=1073
+  _globals['_MODELSTATUS']._serialized_end=1168
+  _globals['_EXPORTCUSTOMERREQUEST']._serialized_start=1170
+  _globals['_EXPORTCUSTOMERREQUEST']._serialized_end=1214
+  _globals['_EXPORTCUSTOMERRESPONSE']._serialized_start=1216
+  _globals['_EXPORTCUSTOMERRESPONSE']._serialized_end=1263
+  _globals['_FORGETCUSTOMERREQUEST']._serialized_start=1265
+  _globals['_FORGETCUSTOMERREQUEST']._serialized_end=1309
+  _globals['_FORGETCUSTOMERRESPONSE']._serialized_start=1311
+  _globals['_FORGETCUSTOMERRESPONSE']._serialized_end=1359
+  _globals['_ADMINSERVICE']._serialized_start=1362
+  _globals['_ADMINSERVICE']._serialized_end=1886
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from engine.api.generated import decision_pb2 as _decision_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -9,6 +10,20 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExplainRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _decision_pb2.DecideRequest
+    def __init__(self, request: _Optional[_Union[_decision_pb2.DecideRequest, _Mapping]] = ...) -> None: ...
+
+class ExplainResponse(_message.Message):
+    __slots__ = ("text", "document_json")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    document_json: str
+    def __init__(self, text: _Optional[str] = ..., document_json: _Optional[str] = ...) -> None: ...
 
 class RuleError(_message.Message):
     __slots__ = ("file", "line", "column", "code", "message")

@@ -61,6 +61,11 @@ class AdminServiceStub:
                 request_serializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerRequest.SerializeToString,
                 response_deserializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerResponse.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/forestall.v1.AdminService/Explain',
+                request_serializer=forestall_dot_v1_dot_admin__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=forestall_dot_v1_dot_admin__pb2.ExplainResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -103,6 +108,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """Explain what a decision for a customer would be, and why: every rule and candidate
+        action, and what kept or dropped each. Nothing is stored as a decision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +143,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ForgetCustomer,
                     request_deserializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerRequest.FromString,
                     response_serializer=forestall_dot_v1_dot_admin__pb2.ForgetCustomerResponse.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=forestall_dot_v1_dot_admin__pb2.ExplainRequest.FromString,
+                    response_serializer=forestall_dot_v1_dot_admin__pb2.ExplainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +286,33 @@ class AdminService:
             '/forestall.v1.AdminService/ForgetCustomer',
             forestall_dot_v1_dot_admin__pb2.ForgetCustomerRequest.SerializeToString,
             forestall_dot_v1_dot_admin__pb2.ForgetCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forestall.v1.AdminService/Explain',
+            forestall_dot_v1_dot_admin__pb2.ExplainRequest.SerializeToString,
+            forestall_dot_v1_dot_admin__pb2.ExplainResponse.FromString,
             options,
             channel_credentials,
             insecure,
