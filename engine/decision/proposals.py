@@ -51,16 +51,20 @@ def choose_channel(
     touchpoint: Channel | None,
     propensity: Mapping[str, float],
     withdrawn: Collection[str] = (),
+    preferred: str = "",
 ) -> Channel | None:
     """The channel the customer is on now when the rule allows it; else, among the allowed channels
-    they have not withdrawn consent for, the one they are likeliest to respond on when the response
-    model serves, else the rule's first choice; None if no channel is left."""
+    they have not withdrawn consent for, the one their profile prefers, else the one they are likeliest
+    to respond on when the response model serves, else the rule's first choice; None if none is left."""
     allowed = list(allowed)
     if touchpoint in allowed:
         return touchpoint
     eligible = [channel for channel in allowed if channel.value not in withdrawn]
     if not eligible:
         return None
+    chosen = next((channel for channel in eligible if channel.value == preferred), None)
+    if chosen is not None:
+        return chosen
     if propensity:  # max keeps the first of equals: the rule's order breaks ties
         return max(eligible, key=lambda channel: propensity.get(channel.value, 0.0))
     return eligible[0]
@@ -118,7 +122,9 @@ def _action(
     offer = ruleset.catalogue.offer(then.offer)
     assert offer is not None, "the loader checks every offer exists"
     policy = ruleset.policy
-    channel = choose_channel(then.channels, request.channel, propensity, _withdrawn(fact, policy))
+    customer = fact.get("customer")
+    preferred = str(customer.get("preferred_channel", "")) if isinstance(customer, Mapping) else ""
+    channel = choose_channel(then.channels, request.channel, propensity, _withdrawn(fact, policy), preferred)
     if channel is None:
         return None
     text, parameters = render(offer.template, fact)

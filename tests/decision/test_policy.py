@@ -79,6 +79,16 @@ def test_a_withdrawn_channel_is_not_used_but_the_channel_the_customer_is_on_is(d
     assert decide("eligibility: {respect_consent: false}", no_email).actions[0].channel == Channel.EMAIL
 
 
+def test_the_profiles_preferred_channel_is_used_when_the_rule_allows_it_and_consent_stands(decide):
+    prefers_sms = [*BOILER_DUE, event(10, ProfileUpdate(preferred_channel=Channel.SMS))]
+    prefers_push = [*BOILER_DUE, event(10, ProfileUpdate(preferred_channel=Channel.PUSH))]
+    withdrawn = [*prefers_sms, event(5, ProfileUpdate(consent_withdrawn=[Channel.SMS]))]
+
+    assert decide("{}", prefers_sms).actions[0].channel == Channel.SMS  # allowed: [email, sms, pos]
+    assert decide("{}", prefers_push).actions[0].channel == Channel.EMAIL  # not allowed: the rule's first
+    assert decide("{}", withdrawn).actions[0].channel == Channel.EMAIL  # preferred, but withdrawn
+
+
 def test_an_offer_outside_its_window_or_out_of_stock_is_not_proposed(decide):
     tomorrow = AS_OF.date() + timedelta(days=1)
     windowed = f"eligibility: {{offers: [{{offer: boiler-service-booking, valid_from: '{tomorrow}'}}]}}"
