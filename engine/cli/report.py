@@ -13,11 +13,12 @@ from engine.cli.arguments import moment
 from engine.config import Settings
 from engine.errors import InvalidArgument
 from engine.logs import configure_logging
-from engine.metrics.assignment import DEFAULT_SALT, HashAssignment
+from engine.metrics.assignment import HashAssignment
 from engine.metrics.compute import CustomerRecord, Period, compute, read_customers
 from engine.metrics.html import render
 from engine.metrics.report import report_document
 from engine.metrics.uplift import DEFAULT_REPLICATES
+from engine.ruleset.loader import load_rule_set
 from engine.store import open_store
 
 PROGRESS_EVERY = 10_000
@@ -36,7 +37,8 @@ customers with bootstrap intervals, funnels by family and channel, and the top
 rules. Definitions: docs/metrics.md.
 
 Control customers are chosen by a hash of --salt and the customer id, the
---control-share of them: use the share and salt the contact policy holds out.
+--control-share of them: by default the share and salt the contact policy holds
+out (rules/policy.yaml, `control`, in FORESTALL_RULES_DIR), as decisions did.
 
 exit status: 0 the report was written, 1 an error (bad period, store, file).
 """
@@ -57,9 +59,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML report (report.html)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON; - for stdout")
     parser.add_argument(
-        "--control-share", type=float, default=0.1, help="the share of customers in control, 0 to 1 (0.1)"
+        "--control-share", type=float, help="the share of customers in control, 0 to 1 (default: the policy's)"
     )
-    parser.add_argument("--salt", default=DEFAULT_SALT, help=f"the control assignment's salt ({DEFAULT_SALT})")
+    parser.add_argument("--salt", help="the control assignment's salt (default: the policy's)")
     parser.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (0)")
     parser.add_argument(
         "--replicates", type=int, default=DEFAULT_REPLICATES, help=f"bootstrap replicates ({DEFAULT_REPLICATES})"
@@ -70,11 +72,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _report(args: argparse.Namespace) -> int:
     if not args.start < args.end:
         raise InvalidArgument("--to", f"{args.end.isoformat()} is not after --from {args.start.isoformat()}")
-    if not 0 <= args.control_share <= 1:
+    if args.control_share is not None and not 0 <= args.control_share <= 1:
         raise InvalidArgument("--control-share", f"{args.control_share} is not between 0 and 1")
     if args.replicates < 1:
         raise InvalidArgument("--replicates", "must be 1 or more")
     settings = Settings()
+    if args.control_share is None or args.salt is None:  # who the contact policy held out
+        control = load_rule_set(settings.rules_dir).policy.control
+        args.control_share = control.share if args.control_share is None else args.control_share
+        args.salt = control.salt if args.salt is None else args.salt
     configure_logging(settings.log_format, settings.log_level, settings.log_key)  # on stderr
     assignment = HashAssignment(args.control_share, args.salt)
     store = open_store(args.store or settings.store)

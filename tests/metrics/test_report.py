@@ -182,3 +182,17 @@ def test_a_bad_period_or_share_exits_1_and_says_which_option(extra, message, tmp
 
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_control_group_defaults_to_the_one_the_contact_policy_holds_out(report, tmp_path, rules_dir, monkeypatch):
+    _, _, folder = report
+    (rules_dir / "policy.yaml").write_text("control: {share: 0.25, salt: spring-trial}\n")
+    monkeypatch.setenv("FORESTALL_RULES_DIR", str(rules_dir))
+    argv = ["report", "--from", "2026-01-01", "--to", "2026-04-01", "--store", str(folder / "store.db")]
+    argv += ["--out", str(tmp_path / "policy.html"), "--json", str(tmp_path / "policy.json"), "--replicates", "50"]
+
+    assert main(argv) == 0
+
+    document = json.loads((tmp_path / "policy.json").read_text(encoding="utf-8"))
+    assignment = document["uplift"]["assignment"]
+    assert (assignment["control_share"], assignment["salt"]) == (0.25, "spring-trial")
