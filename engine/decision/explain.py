@@ -86,7 +86,7 @@ def explanation_of(trace: Trace) -> Explanation:
     decision, arbitrated = trace.decision, trace.arbitrated
     considered = [
         *(
-            _about(a, "returned", f"{a.reason.score_explanation}; via {a.channel.value} at {_at(a)}")
+            _about(a, "returned", f"{a.reason.score_explanation}; via {a.channel.value} at {a.send_at.isoformat()}")
             for a in decision.actions
         ),
         *(
@@ -115,10 +115,6 @@ def explanation_of(trace: Trace) -> Explanation:
 
 def _about(action: Action, verdict: str, reason: str) -> Considered:
     return Considered(action.reason.rule_id, action.action_id.split(":", 1)[1], verdict, reason)
-
-
-def _at(action: Action) -> str:
-    return action.send_at.isoformat()
 
 
 def _why_not(rule: CompiledRule, facts: Sequence[Fact]) -> str:

@@ -47,10 +47,12 @@ class CustomerStates:
         """The customer's state folded from their events up to `as_of`."""
         snapshot = self.store.load_snapshot(customer_id)
         state = _kept_state(snapshot.body, catalogue) if snapshot.current else None
+        history = None
         if state is None:
-            state = self._fold_all(customer_id, catalogue)
+            history = self.store.load_customer(customer_id)
+            state = self._keep(history, catalogue)
         if state.latest_at is not None and state.latest_at > as_of:
-            return self._fold_until(customer_id, as_of, catalogue)
+            return _fold_until(history or self.store.load_customer(customer_id), as_of, catalogue)
         return state
 
     def ingested(self, events: Sequence[Event], ingested: Ingested, catalogue: Catalogue) -> None:
@@ -89,18 +91,22 @@ class CustomerStates:
             log.info("history_compacted", customer=customer_ref(customer_id), events=len(oldest.events))
 
     def _fold_all(self, customer_id: str, catalogue: Catalogue) -> CustomerState:
-        history = self.store.load_customer(customer_id)
+        return self._keep(self.store.load_customer(customer_id), catalogue)
+
+    def _keep(self, history: CustomerHistory, catalogue: Catalogue) -> CustomerState:
+        """Fold a whole history, keep the state as a snapshot of its version, and compact past the cap."""
         state = _folded(history, catalogue)
-        self.store.save_snapshot(customer_id, history.version, state.encode().decode())
-        self.compact_if_over_cap(customer_id, len(history.events), catalogue)
+        self.store.save_snapshot(history.customer_id, history.version, state.encode().decode())
+        self.compact_if_over_cap(history.customer_id, len(history.events), catalogue)
         return state
 
-    def _fold_until(self, customer_id: str, as_of: datetime, catalogue: Catalogue) -> CustomerState:
-        history = self.store.load_customer(customer_id)
-        base = _base(history, catalogue)
-        if base.last is not None and base.last[0] > as_of:
-            raise HistoryCompacted(as_of.isoformat(), base.last[0].isoformat())
-        return fold([e for e in timeline(history.events, as_of) if base.follows(e)], catalogue, base)
+
+def _fold_until(history: CustomerHistory, as_of: datetime, catalogue: Catalogue) -> CustomerState:
+    """The state of a decision about the past: the history up to `as_of`, kept nowhere."""
+    base = _base(history, catalogue)
+    if base.last is not None and base.last[0] > as_of:
+        raise HistoryCompacted(as_of.isoformat(), base.last[0].isoformat())
+    return fold([e for e in timeline(history.events, as_of) if base.follows(e)], catalogue, base)
 
 
 def _folded(history: CustomerHistory, catalogue: Catalogue) -> CustomerState:
