@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from engine.vocabulary import Channel, Outcome
+from engine.vocabulary import Channel, Family, Outcome
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -95,18 +95,44 @@ class ContactOutcome(_Payload):
     amount: float = Field(default=0.0, ge=0)
 
 
+class ContactMade(_Payload):
+    """An action sent to the customer (or, held out, that would have been), at the moment it was decided.
+
+    Forestall records one for each action a decision returns or holds out; a calling system can
+    send its own (a campaign sent by another tool), so that caps and cooldowns count them too."""
+
+    kind: Literal["contact_made"] = "contact_made"
+    channel: Channel
+    decision_id: str = ""
+    action_id: str = ""
+    family: Family | None = None
+    # The control group's: decided and kept, not sent. It counts as if sent, so that the control
+    # group's decisions follow the same caps and cooldowns as everyone else's.
+    held_out: bool = False
+
+
 class ProfileUpdate(_Payload):
     kind: Literal["profile_update"] = "profile_update"
     first_name: str = ""
     language: str = ""
     time_zone: str = ""
     preferred_channel: Channel | None = None
+    # The account's status in the calling system (active, closed, deceased...): the policy may exclude some.
+    status: Annotated[str, Field(max_length=64)] = ""
     consent_granted: list[Channel] = []
     consent_withdrawn: list[Channel] = []
 
 
 Payload = Annotated[
-    Purchase | ServiceVisit | UsageReading | Review | Complaint | OrderStatus | ContactOutcome | ProfileUpdate,
+    Purchase
+    | ServiceVisit
+    | UsageReading
+    | Review
+    | Complaint
+    | OrderStatus
+    | ContactOutcome
+    | ContactMade
+    | ProfileUpdate,
     Field(discriminator="kind"),
 ]
 

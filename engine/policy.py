@@ -5,13 +5,17 @@ Rules say what could be done; the policy decides what is done now:
 
 - `priority`: an action's score is priority x value x propensity (the response model)
   x its business levers (per rule, family and offer) x the context weights that apply;
-- `eligibility`: consent per channel (a channel the customer withdrew is not used,
-  unless they are on it now), offer validity windows, and offers the caller says are
+- `eligibility`: consent per channel (a channel the customer withdrew or unsubscribed
+  from is not used, unless they are on it now), account statuses never contacted,
+  offer validity windows, and offers the caller says are
   unavailable (out of stock) in a context key;
 - `diversity`: at most so many actions per subject (asset, consumable...) and per family;
-- `contact`: quiet hours in the customer's own time zone (an outbound action due in
-  them is sent when they end), and suppression for some days after a complaint (all
-  but problem prevention) or after the customer dismissed the same action;
+- `contact`: frequency caps per channel (at most N contacts in D days), cooldowns per
+  action and per family, each channel's daily capacity (shared by every replica), quiet
+  hours in the customer's own time zone (an outbound action due in them is sent when
+  they end), the send hour learnt from when the customer answers, and suppression for
+  some days after a complaint (all but problem prevention) or after the customer
+  dismissed the same action;
 - `control`: a deterministic share of customers, per family if wished, held out: their
   actions are decided and logged, not returned, so that uplift can be measured.
 
@@ -28,12 +32,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.catalogue import Slug
+from engine.features.customer import KEPT_PER_CHANNEL, KEPT_RESPONSE_TIMES, SENT_MEMORY_DAYS
 from engine.metrics.assignment import DEFAULT_SALT, unit_hash
-from engine.vocabulary import Family
+from engine.vocabulary import Channel, Family
 
 POLICY_FILE = "policy.yaml"
 Multiplier = Annotated[float, Field(gt=0, le=100)]
 Share = Annotated[float, Field(ge=0, le=1)]
+Days = Annotated[float, Field(ge=0, le=SENT_MEMORY_DAYS)]
 
 
 class _Entry(BaseModel):
@@ -71,6 +77,8 @@ class OfferWindow(_Entry):
 
 class Eligibility(_Entry):
     respect_consent: bool = True
+    # Profile statuses (customer.status) never contacted: nothing is sent, only shown where they are now.
+    excluded_statuses: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
     offers: list[OfferWindow] = []
     # A request context key listing unavailable offer ids, comma-separated (e.g. stock outs).
     unavailable_offers_key: Annotated[str, Field(pattern=r"^([a-z][a-z0-9_]{0,31})?$")] = ""
@@ -93,7 +101,37 @@ class QuietHours(_Entry):
         return moment >= self.start or moment < self.end
 
 
+class FrequencyCap(_Entry):
+    """At most `at_most` contacts on these channels, together, in any `days` days (a rolling window)."""
+
+    channels: Annotated[list[Channel], Field(min_length=1)]
+    at_most: Annotated[int, Field(ge=0, le=KEPT_PER_CHANNEL)]
+    days: Annotated[float, Field(gt=0, le=SENT_MEMORY_DAYS)]
+
+
+class Cooldown(_Entry):
+    """Days after an action was sent before it is sent again, and per family before another of the family is."""
+
+    action_days: Days = 0
+    families: dict[Family, Days] = {}
+
+
+class SendTime(_Entry):
+    """Outbound actions go at the local hour the customer has most often opened, accepted or converted
+    at, once they have done so `min_responses` times, if that hour comes within `max_delay_hours`."""
+
+    learn_from_responses: bool = True
+    min_responses: Annotated[int, Field(ge=1, le=KEPT_RESPONSE_TIMES)] = 3
+    max_delay_hours: Annotated[int, Field(ge=1, le=72)] = 24
+
+
 class Contact(_Entry):
+    caps: list[FrequencyCap] = []
+    cooldown: Cooldown = Cooldown()
+    # The most actions each channel may be given a day (a call centre's calls), across every replica;
+    # days are those of `default_time_zone`.
+    capacity: dict[Channel, Annotated[int, Field(ge=0)]] = {}
+    send_time: SendTime = SendTime()
     quiet_hours: QuietHours | None = None
     # The time zone of customers whose profile gives none.
     default_time_zone: str = "UTC"

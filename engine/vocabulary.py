@@ -12,6 +12,11 @@ class Channel(StrEnum):
     CALL_CENTRE = "call_centre"
     MAIL = "mail"
 
+    @property
+    def reaches_out(self) -> bool:
+        """Whether something can be sent on it; on the till and the web shop the customer must come to us."""
+        return self not in (Channel.POS, Channel.WEB)
+
 
 class Family(StrEnum):
     """The proactivation family of a rule and of the actions it proposes."""

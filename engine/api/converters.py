@@ -140,6 +140,7 @@ def action_message(action: Action) -> decision_pb2.Action:
             rule_description=action.reason.rule_description,
             matched_facts=action.reason.matched_facts,
             score_explanation=action.reason.score_explanation,
+            timing=action.reason.timing,
         ),
     )
 

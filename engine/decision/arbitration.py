@@ -1,28 +1,33 @@
 """Arbitration: from the ranked candidate actions, those the policy lets out now, and when.
 
-After the rules proposed and the score ranked (proposals.py): offers outside their
-validity window, or that the caller says are unavailable, are left out, and so is
-what the customer's recent complaint or dismissal suppresses; then, best first, at
-most `per_subject` actions about one asset, consumable, category or follow-on, and
-`per_family` of one family; then the top `limit`. A customer in the control group of
-a family has that family's actions decided but held out: kept with the decision, not
-returned. An action to send (not on the channel the customer is on now) that falls
-in the quiet hours of the customer's time zone is sent when they end.
+After the rules proposed and the score ranked (proposals.py), on channels the contact
+policy left open (contact_policy.closed_channels): offers outside their validity
+window, or that the caller says are unavailable, are left out, and so is what the
+customer's recent complaint or dismissal suppresses, and what is still cooling down;
+then, best first, at most `per_subject` actions about one asset, consumable, category
+or follow-on, and `per_family` of one family, within the frequency caps; then the top
+`limit`. A customer in the control group of a family has that family's actions
+decided but held out: kept with the decision, not returned. What goes out takes a
+slot of its channel's daily capacity, and is timed (send_time.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
+from engine.decision.contact_policy import Capacity, capacity_day, capped_channels, cooling_down
+from engine.decision.send_time import timed
 from engine.decision.types import Action, DecideRequest
 from engine.features.state import CustomerState
 from engine.features.timeline import days
 from engine.policy import Policy
-from engine.vocabulary import Family
+from engine.vocabulary import Channel, Family
+
+# The same action on the best channel left once these are closed too (proposals.Proposer.rechannel).
+Rechannel = Callable[[Action, Collection[Channel]], Action | None]
 
 
 @dataclass(frozen=True)
@@ -33,44 +38,61 @@ class Arbitrated:
 
 
 def arbitrate(
-    candidates: Sequence[Action], policy: Policy, request: DecideRequest, limit: int, state: CustomerState
+    candidates: Sequence[Action],
+    policy: Policy,
+    request: DecideRequest,
+    limit: int,
+    state: CustomerState,
+    capacity: Capacity,
+    rechannel: Rechannel,
 ) -> Arbitrated:
     unavailable = _unavailable(policy, request)
     per_subject: Counter[str] = Counter()
     per_family: Counter[str] = Counter()
+    sending: Counter[Channel] = Counter()
     returned: list[Action] = []
     held_out: list[Action] = []
     dropped: list[tuple[Action, str]] = []
-    for action in candidates:
-        subject = action.action_id.split(":", 1)[1]
-        why = _left_out(action, policy, request, state, unavailable)
+    for candidate in candidates:
+        subject = candidate.action_id.split(":", 1)[1]
+        action = timed(candidate, policy, request, state)
+        sent = action.channel != request.channel  # limits are on what Forestall sends
+        why = _left_out(action, policy, request, state, unavailable, sent)
         if why is None and subject != "customer" and per_subject[subject] >= policy.diversity.per_subject:
             why = f"diversity: {policy.diversity.per_subject} action(s) about {subject} ranked higher"
         cap = policy.diversity.per_family
         if why is None and cap is not None and per_family[action.family] >= cap:
             why = f"diversity: {cap} action(s) of the family {action.family.value} ranked higher"
+        if why is None and sent:
+            action, why = _within_caps(action, policy, request, state, sending, rechannel)
         if why is None and len(returned) + len(held_out) >= limit:
             why = f"beyond the {limit} best actions"
+        held = policy.control.holds_out(request.customer_id, action.family)
+        if why is None and sent and not held:
+            why = _no_capacity(action, policy, capacity)
         if why is not None:
             dropped.append((action, why))
             continue
         per_subject[subject] += 1
         per_family[action.family] += 1
-        held = policy.control.holds_out(request.customer_id, action.family)
-        (held_out if held else returned).append(_timed(action, policy, request, state))
+        sending[action.channel] += 1
+        (held_out if held else returned).append(action)
     return Arbitrated(tuple(returned), tuple(held_out), tuple(dropped))
 
 
 def _left_out(
-    action: Action, policy: Policy, request: DecideRequest, state: CustomerState, unavailable: set[str]
+    action: Action, policy: Policy, request: DecideRequest, state: CustomerState, unavailable: set[str], sent: bool
 ) -> str | None:
-    """Why eligibility or suppression leaves the action out, in words; None if they do not."""
+    """Why eligibility, suppression or a cooldown leaves the action out, in words; None if they do not."""
     if action.offer_id in unavailable:
         key = policy.eligibility.unavailable_offers_key
         return f"eligibility: the offer {action.offer_id} is unavailable (context {key})"
     if not _in_window(policy, action.offer_id, request.as_of):
         return f"eligibility: {request.as_of.date()} is outside the validity window of the offer {action.offer_id}"
-    return _suppressed(action, policy, state, request.as_of)
+    why = _suppressed(action, policy, state, request.as_of)
+    if why is None and sent:
+        why = cooling_down(action, policy, state, request.as_of)
+    return why
 
 
 def _suppressed(action: Action, policy: Policy, state: CustomerState, as_of: datetime) -> str | None:
@@ -87,27 +109,34 @@ def _suppressed(action: Action, policy: Policy, state: CustomerState, as_of: dat
     return None
 
 
-def _timed(action: Action, policy: Policy, request: DecideRequest, state: CustomerState) -> Action:
-    """The action, sent when the quiet hours of the customer's time zone end if it falls in them."""
-    quiet = policy.contact.quiet_hours
-    if quiet is None or action.channel == request.channel:  # the customer is on this channel now
-        return action
-    local = action.send_at.astimezone(_zone(state, policy))
-    if not quiet.contains(local.time().replace(tzinfo=None)):
-        return action
-    # Wall-clock arithmetic in the zone: the end of the quiet hours, today or tomorrow, across a DST change.
-    end = local.replace(hour=quiet.end.hour, minute=quiet.end.minute, second=0, microsecond=0)
-    if end <= local:
-        end += timedelta(days=1)
-    return replace(action, send_at=end.astimezone(UTC))
+def _within_caps(
+    action: Action,
+    policy: Policy,
+    request: DecideRequest,
+    state: CustomerState,
+    sending: Counter[Channel],
+    rechannel: Rechannel,
+) -> tuple[Action, str | None]:
+    """The action on a channel this decision's better-ranked actions left room on under the caps: its
+    own, else the next its rule allows; why not, if none is left."""
+    capped = capped_channels(policy, state, request.as_of, sending)
+    if action.channel not in capped:
+        return action, None
+    moved = rechannel(action, capped.keys())
+    if moved is None:
+        return action, capped[action.channel]
+    return timed(moved, policy, request, state), None
 
 
-def _zone(state: CustomerState, policy: Policy) -> ZoneInfo:
-    name = str(state.profile.said.get("time_zone") or policy.contact.default_time_zone)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # a profile's unknown zone: the policy's default
-        return ZoneInfo(policy.contact.default_time_zone)
+def _no_capacity(action: Action, policy: Policy, capacity: Capacity) -> str | None:
+    """Take a slot of the channel's capacity on the day the action goes; why not, if none is left."""
+    limit = policy.contact.capacity.get(action.channel)
+    if limit is None:
+        return None
+    day = capacity_day(action.send_at, policy)
+    if capacity.take(action.channel, day, limit):
+        return None
+    return f"capacity: the {limit} {action.channel.value} action(s) of {day} are taken"
 
 
 def _unavailable(policy: Policy, request: DecideRequest) -> set[str]:

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 import structlog
 
 from engine.decision.arbitration import arbitrate
+from engine.decision.contact_policy import Capacity, LookingCapacity, StoreCapacity, closed_channels
 from engine.decision.explain import Explanation, Trace, explanation_of
-from engine.decision.proposals import propose
+from engine.decision.proposals import Proposer
 from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import NotFound
-from engine.events import ContactOutcome, Event
+from engine.events import ContactMade, ContactOutcome, Event
 from engine.features.derive import Fact, Scope, Touch, facts_of
 from engine.features.state import CustomerState
 from engine.models.serving import LiveModels, ModelSet, Scores
@@ -80,9 +81,10 @@ class DecisionEngine:
         self.decision_log = decision_log
 
     def decide(self, request: DecideRequest) -> Decision:
-        trace = self._run(request)
+        trace = self._run(request, StoreCapacity(self.store))
         decision = trace.decision
         self.store.save_decision(_stored(decision))
+        self._made(decision)
         if self.decision_log is not None:
             self.decision_log.record(request, trace.state, decision)
         log.info(
@@ -100,9 +102,13 @@ class DecisionEngine:
     def explain(self, request: DecideRequest) -> Explanation:
         """What a decision would be now, and why: every rule, candidate, and what kept or dropped it.
         Nothing is stored or logged as a decision."""
-        return explanation_of(self._run(request))
+        return explanation_of(self.preview(request))
 
-    def _run(self, request: DecideRequest) -> Trace:
+    def preview(self, request: DecideRequest) -> Trace:
+        """The decision path, keeping nothing: no decision stored, no contact made, no capacity taken."""
+        return self._run(request, LookingCapacity(self.store))
+
+    def _run(self, request: DecideRequest, capacity: Capacity) -> Trace:
         """The decision path: state, facts, scores, matches, proposals, arbitration."""
         models = self.models.current if self.models else NO_MODELS
         with self.rules.use() as loaded:
@@ -118,8 +124,12 @@ class DecisionEngine:
             )
             scores = _scored(models, ruleset, facts, state, request.as_of, touch)
             result = loaded.matcher.match(facts)
-            actions = propose(ruleset, {str(f["id"]): f for f in facts}, result.matches, request, scores.propensity)
-            arbitrated = arbitrate(actions, ruleset.policy, request, request.max_actions or DEFAULT_MAX_ACTIONS, state)
+            closed = closed_channels(ruleset.policy, state, request, capacity)
+            by_id = {str(f["id"]): f for f in facts}
+            proposer = Proposer(ruleset, by_id, request, scores.propensity)
+            actions = proposer.propose(result.matches, closed)
+            limit = request.max_actions or DEFAULT_MAX_ACTIONS
+            arbitrated = arbitrate(actions, ruleset.policy, request, limit, state, capacity, proposer.rechannel)
         decision = Decision(
             self._new_id(),
             request.customer_id,
@@ -139,15 +149,27 @@ class DecisionEngine:
             tuple(actions),
             arbitrated,
             len(result.failed_fact_ids),
+            closed,
         )
 
     def ingest(self, events: Sequence[Event]) -> list[IngestCode]:
-        ingested = self.store.ingest_changes(events)
-        with self.rules.use() as loaded:
-            self.states.ingested(events, ingested, loaded.ruleset.catalogue)
-        codes = ingested.codes
+        codes = self._ingest(events)
         log.info("ingested", events=len(events), accepted=codes.count(IngestCode.ACCEPTED))
         return codes
+
+    def _ingest(self, events: Sequence[Event], durable: bool = True) -> list[IngestCode]:
+        ingested = self.store.ingest_changes(events, durable)
+        with self.rules.use() as loaded:
+            self.states.ingested(events, ingested, loaded.ruleset.catalogue)
+        return ingested.codes
+
+    def _made(self, decision: Decision) -> None:
+        """Add the decision's actions to the customer's contact history, for caps and cooldowns on every
+        replica; as durable as the decision itself."""
+        made = [_contact_event(decision, a, held_out=False) for a in decision.actions]
+        made += [_contact_event(decision, a, held_out=True) for a in decision.held_out]
+        if made:
+            self._ingest(made, durable=False)
 
     def record_outcome(self, report: OutcomeReport) -> str:
         """Store an outcome against its decision and action; returns the decision's customer id."""
@@ -213,6 +235,21 @@ def _outcome_event(decision: StoredDecision, report: OutcomeReport) -> Event:
             outcome=report.outcome,
             channel=Channel(channel) if channel else None,
             amount=report.amount,
+        ),
+    )
+
+
+def _contact_event(decision: Decision, action: Action, held_out: bool) -> Event:
+    return Event(
+        event_id=f"contact:{decision.decision_id}:{action.action_id}",
+        customer_id=decision.customer_id,
+        occurred_at=decision.as_of,
+        payload=ContactMade(
+            channel=action.channel,
+            decision_id=decision.decision_id,
+            action_id=action.action_id,
+            family=action.family,
+            held_out=held_out,
         ),
     )
 

@@ -11,7 +11,7 @@ a business user reads (`text`), and as JSON (`document`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from engine.ruleset.evaluate import holds
 from engine.ruleset.loader import RuleSet
 from engine.ruleset.matcher import Match
 from engine.ruleset.schema import AllOf, AnyOf, Condition, Node, NotOf
+from engine.vocabulary import Channel
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Trace:
     proposed: tuple[Action, ...]
     arbitrated: Arbitrated
     failed_facts: int
+    closed: Mapping[Channel, str]  # the channels the contact policy closed, with why
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def explanation_of(trace: Trace) -> Explanation:
     decision, arbitrated = trace.decision, trace.arbitrated
     considered = [
         *(
-            _about(a, "returned", f"{a.reason.score_explanation}; via {a.channel.value} at {a.send_at.isoformat()}")
+            _about(a, "returned", f"{a.reason.score_explanation}; via {a.channel.value} {a.reason.timing}")
             for a in decision.actions
         ),
         *(
@@ -98,7 +100,9 @@ def explanation_of(trace: Trace) -> Explanation:
     proposed = {(a.reason.rule_id, a.action_id.split(":", 1)[1]) for a in trace.proposed}
     for match in trace.matches:
         if (match.rule_id, match.fact_ids[0]) not in proposed:
-            reason = "matched, but no channel the rule allows is one the customer consents to"
+            channels = trace.ruleset.by_id[match.rule_id].rule.then.channels
+            closed = "; ".join(f"{c.value}: {trace.closed.get(c, 'open')}" for c in channels)
+            reason = f"matched, but no channel the rule allows is open ({closed})"
             considered.append(Considered(match.rule_id, match.fact_ids[0], "no channel", reason))
     matched = {m.rule_id for m in trace.matches}
     for rule in trace.ruleset.rules:

@@ -50,16 +50,17 @@ def choose_channel(
     allowed: Iterable[Channel],
     touchpoint: Channel | None,
     propensity: Mapping[str, float],
-    withdrawn: Collection[str] = (),
+    closed: Collection[Channel] = (),
     preferred: str = "",
 ) -> Channel | None:
     """The channel the customer is on now when the rule allows it; else, among the allowed channels
-    they have not withdrawn consent for, the one their profile prefers, else the one they are likeliest
-    to respond on when the response model serves, else the rule's first choice; None if none is left."""
+    that reach out and the contact policy left open (consent, caps, capacity), the one their profile
+    prefers, else the one they are likeliest to respond on when the response model serves, else the
+    rule's first choice; None if none is left."""
     allowed = list(allowed)
     if touchpoint in allowed:
         return touchpoint
-    eligible = [channel for channel in allowed if channel.value not in withdrawn]
+    eligible = [channel for channel in allowed if channel.reaches_out and channel not in closed]
     if not eligible:
         return None
     chosen = next((channel for channel in eligible if channel.value == preferred), None)
@@ -70,33 +71,91 @@ def choose_channel(
     return eligible[0]
 
 
-def propose(
-    ruleset: RuleSet,
-    facts: Mapping[str, Fact],
-    matches: Iterable[Match],
-    request: DecideRequest,
-    propensity: Mapping[str, float] | None = None,
-) -> list[Action]:
-    """One action per match that has a channel to go by, ranked best first by its score (priority
-    x value, x the propensity to respond on its channel when the response model serves, x the
-    policy's levers and context weights); an offer is proposed at most once for the same subject
-    (the best-ranked rule proposing it wins)."""
-    propensity = propensity or {}
-    actions = (
-        (
-            m.fact_ids[0],
-            _action(ruleset.by_id[m.rule_id], ruleset, _joined(m, facts), m.fact_ids[0], request, propensity),
+class Proposer:
+    """The actions rules propose for one request, and the same action again on other channels."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        facts: Mapping[str, Fact],
+        request: DecideRequest,
+        propensity: Mapping[str, float] | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.facts = facts
+        self.request = request
+        self.propensity = propensity or {}
+        self._closed: Collection[Channel] = ()
+        self._matched: dict[str, tuple[CompiledRule, Fact, str]] = {}  # action id -> what proposed it
+
+    def propose(self, matches: Iterable[Match], closed: Collection[Channel] = ()) -> list[Action]:
+        """One action per match that has a channel open to go by, ranked best first by its score
+        (priority x value, x the propensity to respond on its channel when the response model serves,
+        x the policy's levers and context weights); an offer is proposed at most once for the same
+        subject (the best-ranked rule proposing it wins)."""
+        self._closed = closed
+        candidates = []
+        for match in matches:
+            compiled, fact_id = self.ruleset.by_id[match.rule_id], match.fact_ids[0]
+            fact = _joined(match, self.facts)
+            action = self._action(compiled, fact, fact_id, closed)
+            if action is not None:
+                self._matched[action.action_id] = (compiled, fact, fact_id)
+                candidates.append((fact_id, action))
+        candidates.sort(key=lambda c: (-c[1].score, c[1].reason.rule_id, c[1].action_id))
+        kept: dict[tuple[str, str], Action] = {}
+        for subject_fact, action in candidates:
+            kept.setdefault((action.offer_id, subject_fact), action)
+        return list(kept.values())
+
+    def rechannel(self, action: Action, closed: Collection[Channel]) -> Action | None:
+        """The action on the best channel left once these are closed too, scored for it; None if none is."""
+        compiled, fact, fact_id = self._matched[action.action_id]
+        return self._action(compiled, fact, fact_id, {*self._closed, *closed})
+
+    def _action(self, compiled: CompiledRule, fact: Fact, fact_id: str, closed: Collection[Channel]) -> Action | None:
+        """The action a rule proposes for a fact; None when no channel is left to send it by."""
+        ruleset, request, propensity = self.ruleset, self.request, self.propensity
+        rule, then = compiled.rule, compiled.rule.then
+        offer = ruleset.catalogue.offer(then.offer)
+        assert offer is not None, "the loader checks every offer exists"
+        policy = ruleset.policy
+        customer = fact.get("customer")
+        preferred = str(customer.get("preferred_channel", "")) if isinstance(customer, Mapping) else ""
+        channel = choose_channel(then.channels, request.channel, propensity, closed, preferred)
+        if channel is None:
+            return None
+        text, parameters = render(offer.template, fact)
+        factors = [
+            *_propensity_factor(channel, propensity),
+            *_lever_factors(policy, rule.id, rule.family, offer.id),
+            *(
+                (f"context {w.key}={w.value}", w.weight)
+                for w in policy.priority.context_weights
+                if request.context.get(w.key) == w.value
+            ),
+        ]
+        score, explanation = _score(float(then.priority), float(then.value), factors, bool(propensity))
+        return Action(
+            action_id=f"{rule.id}:{fact_id}",
+            offer_id=offer.id,
+            family=rule.family,
+            channel=channel,
+            send_at=request.as_of,
+            valid_until=request.as_of + timedelta(days=then.valid_for_days),
+            score=score,
+            value=float(then.value),
+            title=offer.title,
+            template_id=offer.id,
+            text=text,
+            parameters=parameters,
+            reason=Reason(
+                rule_id=rule.id,
+                rule_description=rule.description,
+                matched_facts={name: _text(fact_value(fact, name)) for name in compiled.fields},
+                score_explanation=explanation,
+            ),
         )
-        for m in matches
-    )
-    candidates = sorted(
-        ((subject, action) for subject, action in actions if action is not None),
-        key=lambda candidate: (-candidate[1].score, candidate[1].reason.rule_id, candidate[1].action_id),
-    )
-    kept: dict[tuple[str, str], Action] = {}
-    for subject_fact, action in candidates:
-        kept.setdefault((action.offer_id, subject_fact), action)
-    return list(kept.values())
 
 
 def _joined(match: Match, facts: Mapping[str, Fact]) -> Fact:
@@ -107,66 +166,6 @@ def _joined(match: Match, facts: Mapping[str, Fact]) -> Fact:
         subject = str(other["subject"])
         joined[subject] = other[subject]
     return joined
-
-
-def _action(
-    compiled: CompiledRule,
-    ruleset: RuleSet,
-    fact: Fact,
-    fact_id: str,
-    request: DecideRequest,
-    propensity: Mapping[str, float],
-) -> Action | None:
-    """The action a rule proposes for a fact; None when no channel is left to send it by."""
-    rule, then = compiled.rule, compiled.rule.then
-    offer = ruleset.catalogue.offer(then.offer)
-    assert offer is not None, "the loader checks every offer exists"
-    policy = ruleset.policy
-    customer = fact.get("customer")
-    preferred = str(customer.get("preferred_channel", "")) if isinstance(customer, Mapping) else ""
-    channel = choose_channel(then.channels, request.channel, propensity, _withdrawn(fact, policy), preferred)
-    if channel is None:
-        return None
-    text, parameters = render(offer.template, fact)
-    factors = [
-        *_propensity_factor(channel, propensity),
-        *_lever_factors(policy, rule.id, rule.family, offer.id),
-        *(
-            (f"context {w.key}={w.value}", w.weight)
-            for w in policy.priority.context_weights
-            if request.context.get(w.key) == w.value
-        ),
-    ]
-    score, explanation = _score(float(then.priority), float(then.value), factors, bool(propensity))
-    return Action(
-        action_id=f"{rule.id}:{fact_id}",
-        offer_id=offer.id,
-        family=rule.family,
-        channel=channel,
-        send_at=request.as_of,
-        valid_until=request.as_of + timedelta(days=then.valid_for_days),
-        score=score,
-        value=float(then.value),
-        title=offer.title,
-        template_id=offer.id,
-        text=text,
-        parameters=parameters,
-        reason=Reason(
-            rule_id=rule.id,
-            rule_description=rule.description,
-            matched_facts={name: _text(fact_value(fact, name)) for name in compiled.fields},
-            score_explanation=explanation,
-        ),
-    )
-
-
-def _withdrawn(fact: Fact, policy: Policy) -> set[str]:
-    """The channels the customer withdrew consent for, when the policy respects consent."""
-    if not policy.eligibility.respect_consent:
-        return set()
-    customer = fact.get("customer")
-    said = customer if isinstance(customer, Mapping) else {}
-    return {channel.value for channel in Channel if said.get(f"{channel.value}_consent") == 0}
 
 
 def _propensity_factor(channel: Channel, propensity: Mapping[str, float]) -> list[tuple[str, float]]:

@@ -26,6 +26,8 @@ class Reason:
     rule_description: str
     matched_facts: dict[str, str]
     score_explanation: str
+    # Why the action goes when it does (send_at), in words; set by arbitration.
+    timing: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,23 @@ as of a decision time no earlier than the latest event folded (`fields`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 import msgspec
 
-from engine.events import Complaint, ContactOutcome, Event, OrderStatus, ProfileUpdate, Review
+from engine.events import Complaint, ContactMade, ContactOutcome, Event, OrderStatus, ProfileUpdate, Review
 from engine.features.timeline import days
 from engine.features.windows import DailyTotals, day_of, first_day, forget_unreachable
-from engine.vocabulary import Outcome
+from engine.vocabulary import Channel, Outcome
 
 NEGATIVE_RATING = 2  # a review rated this or lower is negative
 RESPONSES = frozenset({Outcome.ACCEPTED, Outcome.CONVERTED})
+# What tells when a customer reads and answers: the hours to send at.
+ATTENTIVE = frozenset({Outcome.OPENED, Outcome.ACCEPTED, Outcome.CONVERTED})
+KEPT_PER_CHANNEL = 50  # the latest contacts kept per channel: the most a frequency cap may allow
+KEPT_RESPONSE_TIMES = 20
+SENT_MEMORY_DAYS = 365  # the longest cooldown
 
 
 class Spend(msgspec.Struct):
@@ -89,6 +95,12 @@ class Complaints(msgspec.Struct):
             self.opened.setdefault(day_of(event.occurred_at), []).append(complaint.complaint_id)
             forget_unreachable(self.opened, lambda day, _: day, event.occurred_at, 90)
             self.last_opened_at = event.occurred_at
+
+    def about_contact(self, event: Event) -> None:
+        """A complaint made by answering a contact: counted and suppressing like one opened, never open."""
+        self.opened.setdefault(day_of(event.occurred_at), []).append(f"contact {event.event_id}")
+        forget_unreachable(self.opened, lambda day, _: day, event.occurred_at, 90)
+        self.last_opened_at = event.occurred_at
 
     def fields(self, as_of: datetime) -> dict[str, object]:
         start = first_day(as_of, 90)
@@ -170,11 +182,52 @@ class Contacts(msgspec.Struct):
         return fields
 
 
+class ContactHistory(msgspec.Struct):
+    """What was sent to the customer, and when they answered: for caps, cooldowns and send times.
+
+    A contact made is an action a decision returned or held out, or one a calling system
+    reported (events.ContactMade), dated by its decision. Kept: the latest contacts per
+    channel, when each action and family was last sent (for a year), and the latest
+    moments the customer opened, accepted or converted.
+    """
+
+    by_channel: dict[str, list[datetime]] = msgspec.field(default_factory=dict)  # oldest first
+    action_sent: dict[str, datetime] = msgspec.field(default_factory=dict)
+    family_sent: dict[str, datetime] = msgspec.field(default_factory=dict)
+    attentive_at: list[datetime] = msgspec.field(default_factory=list)  # oldest first
+
+    def made(self, event: Event, contact: ContactMade) -> None:
+        at = event.occurred_at
+        sent = self.by_channel.setdefault(contact.channel.value, [])
+        sent.append(at)
+        del sent[:-KEPT_PER_CHANNEL]
+        if contact.action_id:
+            self.action_sent[contact.action_id] = at
+            forget_unreachable(self.action_sent, lambda _, sent_at: day_of(sent_at), at, SENT_MEMORY_DAYS)
+        if contact.family is not None:
+            self.family_sent[contact.family.value] = at
+
+    def answered(self, event: Event, outcome: ContactOutcome) -> None:
+        if outcome.outcome in ATTENTIVE:
+            self.attentive_at.append(event.occurred_at)
+            del self.attentive_at[:-KEPT_RESPONSE_TIMES]
+
+    def count(self, channels: Collection[str], since: datetime) -> int:
+        """Contacts made on these channels after `since`."""
+        return sum(1 for channel in channels for at in self.by_channel.get(channel, ()) if at > since)
+
+
 class Profile(msgspec.Struct):
     """The latest word on each profile field and on each channel's consent."""
 
     said: dict[str, str | int] = msgspec.field(
-        default_factory=lambda: {"first_name": "", "language": "", "time_zone": "", "preferred_channel": ""}
+        default_factory=lambda: {
+            "first_name": "",
+            "language": "",
+            "time_zone": "",
+            "preferred_channel": "",
+            "status": "",
+        }
     )
 
     def apply(self, update: ProfileUpdate) -> None:
@@ -183,11 +236,15 @@ class Profile(msgspec.Struct):
             "language": update.language,
             "time_zone": update.time_zone,
             "preferred_channel": update.preferred_channel.value if update.preferred_channel else "",
+            "status": update.status,
         }
         self.said.update((name, value) for name, value in said.items() if value)
         self.said.update((f"{channel.value}_consent", 1) for channel in update.consent_granted)
         # Applied last, so an update that both grants and withdraws a channel withdraws it.
         self.said.update((f"{channel.value}_consent", 0) for channel in update.consent_withdrawn)
+
+    def unsubscribed(self, channel: Channel) -> None:
+        self.said[f"{channel.value}_consent"] = 0
 
     def fields(self) -> dict[str, object]:
         return dict(self.said)

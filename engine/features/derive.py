@@ -120,7 +120,7 @@ def _fact(subject: str, fact_id: str, fields: dict[str, object], shared: dict[st
 
 
 def _latest_event_fields(state: CustomerState, as_of: datetime) -> dict[str, object]:
-    latest_at = state.latest_at
+    latest_at = state.latest_event_at
     if latest_at is None:
         return {}
     kind, *rest = state.latest_event.items()

@@ -62,9 +62,14 @@ _SPECS = [
     FieldSpec(
         "customer.complaints_last_90_days",
         "number",
-        "complaints opened in the 90 days up to the decision time, each complaint id once",
+        "complaints opened in the 90 days up to the decision time, each complaint id once "
+        "(a contact answered `complained` counts as one)",
     ),
-    FieldSpec("customer.days_since_last_complaint", "number", "days since a complaint was last opened; absent if none"),
+    FieldSpec(
+        "customer.days_since_last_complaint",
+        "number",
+        "days since a complaint was last opened (or a contact answered `complained`); absent if none",
+    ),
     FieldSpec("customer.delayed_orders", "number", "orders whose latest status is delayed"),
     FieldSpec(
         "customer.days_since_last_delivery",
@@ -92,12 +97,15 @@ _SPECS = [
         "customer.time_zone", "text", "time zone (e.g. Europe/Paris) from the latest profile update that gives one"
     ),
     FieldSpec("customer.preferred_channel", "text", "preferred channel from the latest profile update that gives one"),
+    FieldSpec(
+        "customer.status", "text", "account status (active, closed...) from the latest profile update that gives one"
+    ),
     *(
         FieldSpec(
             f"customer.{channel}_consent",
             "number",
-            f"consent to contact by {channel}: 1 granted, 0 withdrawn, by the latest profile update that says; "
-            "absent if none says",
+            f"consent to contact by {channel}: 1 granted, 0 withdrawn, by the latest profile update that says "
+            f"or a {channel} contact answered `unsubscribed`; absent if none says",
         )
         for channel in Channel
     ),

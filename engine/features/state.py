@@ -18,6 +18,7 @@ import msgspec
 from engine.catalogue import Catalogue
 from engine.events import (
     Complaint,
+    ContactMade,
     ContactOutcome,
     Event,
     OrderStatus,
@@ -28,11 +29,12 @@ from engine.events import (
     UsageReading,
 )
 from engine.features.assets import Asset, Assets
-from engine.features.customer import Complaints, Contacts, Orders, Profile, Reviews, Spend
+from engine.features.customer import Complaints, ContactHistory, Contacts, Orders, Profile, Reviews, Spend
 from engine.features.purchases import Category, Consumable, FollowOnState, follow_ons_bought
+from engine.vocabulary import Outcome
 
 # Bump when the state's layout or a feature's fold changes: kept states of another format are folded again.
-STATE_FORMAT = 2  # 2: dismissals per action
+STATE_FORMAT = 3  # 2: dismissals per action; 3: contacts made, opt-outs and complaints by outcome
 
 
 def basis(catalogue: Catalogue) -> str:
@@ -46,11 +48,13 @@ class CustomerState(msgspec.Struct):
     last: tuple[datetime, str] | None = None
     # the latest event's fields but its age: kind, product_id, category, rating, text, state
     latest_event: dict[str, str | int] = msgspec.field(default_factory=dict)
+    latest_event_at: datetime | None = None
     spend: Spend = msgspec.field(default_factory=Spend)
     reviews: Reviews = msgspec.field(default_factory=Reviews)
     complaints: Complaints = msgspec.field(default_factory=Complaints)
     orders: Orders = msgspec.field(default_factory=Orders)
     contacts: Contacts = msgspec.field(default_factory=Contacts)
+    sent: ContactHistory = msgspec.field(default_factory=ContactHistory)
     profile: Profile = msgspec.field(default_factory=Profile)
     assets: Assets = msgspec.field(default_factory=Assets)
     consumables: dict[str, Consumable] = msgspec.field(default_factory=dict)
@@ -78,8 +82,12 @@ class CustomerState(msgspec.Struct):
         if not self.follows(event):
             raise ValueError(f"event {event.event_id} does not follow the state's latest event")
         self.last = (event.occurred_at, event.event_id)
-        self.latest_event = _event_fields(event, catalogue)
         payload = event.payload
+        if isinstance(payload, ContactMade):  # what Forestall did, not what the customer did: not their latest event
+            self.sent.made(event, payload)
+            return
+        self.latest_event = _event_fields(event, catalogue)
+        self.latest_event_at = event.occurred_at
         if isinstance(payload, Purchase):
             self._bought(event, payload, catalogue)
         elif isinstance(payload, ServiceVisit | UsageReading):
@@ -91,9 +99,17 @@ class CustomerState(msgspec.Struct):
         elif isinstance(payload, OrderStatus):
             self.orders.apply(event, payload)
         elif isinstance(payload, ContactOutcome):
-            self.contacts.apply(event, payload)
+            self._answered(event, payload)
         elif isinstance(payload, ProfileUpdate):
             self.profile.apply(payload)
+
+    def _answered(self, event: Event, outcome: ContactOutcome) -> None:
+        self.contacts.apply(event, outcome)
+        self.sent.answered(event, outcome)
+        if outcome.outcome is Outcome.UNSUBSCRIBED and outcome.channel is not None:
+            self.profile.unsubscribed(outcome.channel)  # an opt-out of the channel, as if consent were withdrawn
+        elif outcome.outcome is Outcome.COMPLAINED:
+            self.complaints.about_contact(event)
 
     def _bought(self, event: Event, purchase: Purchase, catalogue: Catalogue) -> None:
         at = event.occurred_at

@@ -50,7 +50,7 @@ from engine.qa.reporters import RULE
 from engine.replay.decision_log import LoggedAction, LoggedDecision, LogLine
 from engine.ruleset.live import LiveRuleSet
 from engine.ruleset.loader import RuleSet
-from engine.store.base import Store, StoredDecision
+from engine.store.base import Store
 
 SHOWN_UNREADABLE = 20  # located errors listed for unreadable lines; the rest are counted
 
@@ -136,7 +136,7 @@ class Redecider:
 
     def decide(self, record: LoggedDecision, state: CustomerState, models: ModelSet) -> tuple[Action, ...]:
         self._state, self._serving.current, self._decision_id = state, models, record.decision_id
-        return self.engine.decide(record.request.decide_request()).actions
+        return self.engine.preview(record.request.decide_request()).decision.actions
 
     def as_of(self, customer_id: str, as_of: datetime, catalogue: Catalogue) -> CustomerState:
         """What CustomerStates.as_of answers: here, the state the record read."""
@@ -151,12 +151,12 @@ class _Serving:
 
 
 class _KeepsNothing:
-    """What the decision path asks of the store when the state is given: to keep the decision; it is not kept."""
+    """What a preview asks of the store when the state is given: how much capacity is taken; none is recorded."""
 
     max_events_per_customer = 1
 
-    def save_decision(self, decision: StoredDecision) -> None:
-        pass
+    def slots_taken(self, counter: str) -> int:
+        return 0
 
 
 # ---- what changed ---------------------------------------------------------------------------------

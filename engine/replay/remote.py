@@ -11,6 +11,7 @@ that proposed nothing.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,8 +22,9 @@ import grpc
 from google.protobuf.message import Message
 
 from engine.api.converters import timestamp_from, timestamp_of
-from engine.api.generated import decision_pb2, decision_pb2_grpc
+from engine.api.generated import admin_pb2, admin_pb2_grpc, decision_pb2, decision_pb2_grpc
 from engine.decision.engine import OutcomeReport
+from engine.decision.explain import Considered, Explanation
 from engine.decision.types import Action, DecideRequest, Decision, Reason
 from engine.errors import ForestallError
 from engine.events import Event
@@ -44,18 +46,27 @@ class Remote(Target):
 
     def __init__(self, channel: grpc.Channel, run_id: str, metadata: Sequence[tuple[str, str]] = ()) -> None:
         self.stub = decision_pb2_grpc.DecisionServiceStub(channel)
+        self.admin = admin_pb2_grpc.AdminServiceStub(channel)
         self.run_id = run_id
         self.metadata = tuple(metadata)
         self._numbers = itertools.count(1)
 
     @contextmanager
     def session(self, scenario: Scenario) -> Iterator[Session]:
-        yield _RemoteSession(self.stub, f"replay-{self.run_id}-{next(self._numbers)}/", self.metadata)
+        prefix = f"replay-{self.run_id}-{next(self._numbers)}/"
+        yield _RemoteSession(self.stub, self.admin, prefix, self.metadata)
 
 
 class _RemoteSession:
-    def __init__(self, stub: decision_pb2_grpc.DecisionServiceStub, prefix: str, metadata: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        stub: decision_pb2_grpc.DecisionServiceStub,
+        admin: admin_pb2_grpc.AdminServiceStub,
+        prefix: str,
+        metadata: tuple[Any, ...],
+    ) -> None:
         self.stub = stub
+        self.admin = admin
         self.prefix = prefix
         self.metadata = metadata
 
@@ -67,14 +78,7 @@ class _RemoteSession:
                 raise RemoteRefused(f"IngestEvents: event {status.event_id} rejected: {status.reason}")
 
     def decide(self, request: DecideRequest) -> Decision:
-        message = decision_pb2.DecideRequest(
-            customer_id=self.prefix + request.customer_id,
-            as_of=timestamp_of(request.as_of),
-            touchpoint=decision_pb2.Touchpoint(channel=_number(_CHANNELS, request.channel), name=request.touchpoint),
-            max_actions=request.max_actions or 0,
-            context=dict(request.context),
-        )
-        response = self._call("Decide", message)
+        response = self._call("Decide", self._request(request))
         return Decision(
             decision_id=response.decision_id,
             customer_id=request.customer_id,
@@ -82,6 +86,30 @@ class _RemoteSession:
             ruleset_version=response.ruleset_version,
             model_version=response.model_version,
             actions=tuple(_action(a) for a in response.actions),
+        )
+
+    def explain(self, request: DecideRequest) -> Explanation:
+        """The server's Explain (an admin call: the token given must allow it), with the run's prefix taken out."""
+        explained = self._call("Explain", admin_pb2.ExplainRequest(request=self._request(request)), self.admin)
+        document = json.loads(explained.document_json)
+        return Explanation(
+            request.customer_id,
+            document["as_of"],
+            document["ruleset_version"],
+            document["model_version"],
+            tuple(
+                Considered(**{name: str(value).replace(self.prefix, "") for name, value in c.items()})
+                for c in document["considered"]
+            ),
+        )
+
+    def _request(self, request: DecideRequest) -> decision_pb2.DecideRequest:
+        return decision_pb2.DecideRequest(
+            customer_id=self.prefix + request.customer_id,
+            as_of=timestamp_of(request.as_of),
+            touchpoint=decision_pb2.Touchpoint(channel=_number(_CHANNELS, request.channel), name=request.touchpoint),
+            max_actions=request.max_actions or 0,
+            context=dict(request.context),
         )
 
     def record_outcome(self, report: OutcomeReport) -> None:
@@ -104,9 +132,9 @@ class _RemoteSession:
         _fill(getattr(message, event.payload.kind), payload)
         return message
 
-    def _call(self, method: str, request: Message) -> Any:
+    def _call(self, method: str, request: Message, stub: Any = None) -> Any:
         try:
-            return getattr(self.stub, method)(request, timeout=DEADLINE_SECONDS, metadata=self.metadata)
+            return getattr(stub or self.stub, method)(request, timeout=DEADLINE_SECONDS, metadata=self.metadata)
         except grpc.RpcError as exc:
             code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
             details = exc.details() if hasattr(exc, "details") else str(exc)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.decision.engine import DecisionEngine, OutcomeReport
+from engine.decision.explain import Explanation
 from engine.decision.types import Action, DecideRequest, Decision
 from engine.errors import ForestallError
 from engine.events import Event
@@ -34,14 +35,17 @@ from engine.ruleset.loader import RuleSet
 from engine.store import open_store
 
 INGEST_BATCH = 1000  # the most IngestEvents takes at once
+_POLICY_VERDICTS = ("dropped", "no channel", "held out")  # a rule matched and the policy kept its action out
 
 
 class Session(Protocol):
-    """What a scenario does to Forestall: the three calls of a calling system."""
+    """What a scenario does to Forestall: the three calls of a calling system, and Explain."""
 
     def ingest(self, events: Sequence[Event]) -> object: ...
 
     def decide(self, request: DecideRequest) -> Decision: ...
+
+    def explain(self, request: DecideRequest) -> Explanation: ...
 
     def record_outcome(self, report: OutcomeReport) -> object: ...
 
@@ -239,6 +243,8 @@ class _Replay:
         request = DecideRequest(
             check.customer, check.at, check.channel, check.touchpoint, check.max_actions, check.context
         )
+        # Explained first, as the decision will see it: it records what it returns, which then cools down.
+        explained = session.explain(request) if any(e.rule for e in check.expect.actions) else None
         decision = session.decide(request)
         self.decisions[check.name] = decision
         actions = tuple(SeenAction.of(a) for a in decision.actions)
@@ -246,7 +252,11 @@ class _Replay:
 
         def explain(rule_id: str) -> tuple[str, tuple[dict[str, str], ...]]:
             facts = facts_as_of(self.ruleset, self.ingested[check.customer], check.at, touch)
-            return why_not(self.ruleset.by_id[rule_id], facts)
+            hint, seen = why_not(self.ruleset.by_id[rule_id], facts)
+            kept_out = [c for c in explained.considered if c.rule_id == rule_id] if explained else []
+            if kept_out and kept_out[0].verdict in _POLICY_VERDICTS:
+                return f"matched, but {kept_out[0].verdict}: {kept_out[0].reason}", seen
+            return f"proposed nothing{hint}", seen
 
         failures = tuple(judge(check.expect, actions, explain))
         self.checks.append(CheckResult(check, decision.ruleset_version, actions, failures))
@@ -290,8 +300,8 @@ def judge(expect: Expectation, actions: Sequence[SeenAction], explain: Explain) 
             message = f"expected {expected.describe()}: it came back {differences}"
             yield Failure("actions", expected.describe(), message)
         elif expected.rule:
-            hint, seen = explain(expected.rule)
-            message = f"expected {expected.describe()}: {expected.rule} proposed nothing{hint}"
+            why, seen = explain(expected.rule)
+            message = f"expected {expected.describe()}: {expected.rule} {why}"
             yield Failure("actions", expected.describe(), message, seen)
         else:
             message = f"expected {expected.describe()}: no action offered {expected.offer}"

@@ -168,6 +168,8 @@ class Store(ABC):
 
     Events, outcomes and erasures are durable when the call returns. Decisions are a
     log a store may write behind the request; they are readable as soon as they are saved.
+    The contacts a decision made (events ingested with `durable=False`) are readable at
+    once and may, like the decision they come from, be lost to a power cut.
     """
 
     #: Short name reported by GetStatus, e.g. "sqlite".
@@ -180,8 +182,8 @@ class Store(ABC):
         return self.ingest_changes(events).codes
 
     @abstractmethod
-    def ingest_changes(self, events: Sequence[Event]) -> Ingested:
-        """`ingest`, reporting each changed customer's versions too."""
+    def ingest_changes(self, events: Sequence[Event], durable: bool = True) -> Ingested:
+        """`ingest`, reporting each changed customer's versions too; on disk before it returns if `durable`."""
 
     @abstractmethod
     def load_customer(self, customer_id: str, oldest: int | None = None) -> CustomerHistory:
@@ -224,6 +226,14 @@ class Store(ABC):
     @abstractmethod
     def outcomes(self, decision_id: str) -> list[StoredOutcome]:
         """The decision's outcomes in the order they happened (`StoredOutcome.order`)."""
+
+    @abstractmethod
+    def take_slot(self, counter: str, limit: int) -> bool:
+        """Count one more on `counter` if it is under `limit`, atomically across replicas; whether it was.
+        Counters are a channel's daily capacity: each is kept at least a week."""
+
+    @abstractmethod
+    def slots_taken(self, counter: str) -> int: ...
 
     def export_customer(self, customer_id: str) -> dict[str, Any]:
         """Everything held on a customer as one JSON-able document: events, decisions and their outcomes."""

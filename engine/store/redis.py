@@ -178,6 +178,16 @@ return erased
 """
 
 
+_TAKE_SLOT = """
+local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
+if taken >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+_SLOT_TTL_SECONDS = 8 * 24 * 3600
+
+
 def _score(moment: datetime) -> int:
     """Microseconds since 1970: exact in a sorted set's double for years 1900-2200."""
     return (moment - _EPOCH) // timedelta(microseconds=1)
@@ -212,6 +222,7 @@ class RedisStore(Store):
         self._compact = self._client.register_script(_COMPACT)
         self._index_decisions = self._client.register_script(_INDEX_DECISIONS)
         self._erase = self._client.register_script(_ERASE)
+        self._take_slot = self._client.register_script(_TAKE_SLOT)
         with self._errors():
             self._client.ping()
             self._warn_unless_durable()
@@ -256,7 +267,8 @@ class RedisStore(Store):
     def _history_keys(self, customer_id: str) -> list[str]:
         return [self._customer_key(customer_id, part) for part in ("events", "timeline", "state")]
 
-    def ingest_changes(self, events: Sequence[Event]) -> Ingested:
+    def ingest_changes(self, events: Sequence[Event], durable: bool = True) -> Ingested:
+        # As durable as the server's append-only file makes every write (see _warn_unless_durable).
         if not events:
             return Ingested([], {})
         positions: dict[str, list[int]] = defaultdict(list)
@@ -313,6 +325,16 @@ class RedisStore(Store):
     def count_customers(self) -> int:
         with self._errors():
             return int(self._client.zcard(self._customers_key))
+
+    def take_slot(self, counter: str, limit: int) -> bool:
+        if limit <= 0:
+            return False
+        with self._errors():
+            return bool(self._take_slot(keys=[f"{self._prefix}:slots:{counter}"], args=[limit, _SLOT_TTL_SECONDS]))
+
+    def slots_taken(self, counter: str) -> int:
+        with self._errors():
+            return int(cast(str | None, self._client.get(f"{self._prefix}:slots:{counter}")) or 0)
 
     def save_decision(self, decision: StoredDecision) -> None:
         self._decisions.put(decision.decision_id, decision)

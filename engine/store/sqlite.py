@@ -40,7 +40,7 @@ from engine.store.base import (
 from engine.store.write_behind import WriteBehind
 from engine.vocabulary import Outcome
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     customer_id TEXT NOT NULL,
@@ -72,6 +72,10 @@ CREATE TABLE IF NOT EXISTS outcomes (
     amount      REAL NOT NULL,
     PRIMARY KEY (decision_id, action_id, outcome)
 );
+CREATE TABLE IF NOT EXISTS slots (
+    counter TEXT PRIMARY KEY,
+    taken   INTEGER NOT NULL
+);
 """
 _OLDEST_EVENTS = "SELECT body FROM events WHERE customer_id = ? ORDER BY occurred_at, event_id LIMIT ?"
 _DELETE_OLDEST_EVENTS = """
@@ -97,6 +101,10 @@ _BUMP_CUSTOMER = """
 INSERT INTO customers (customer_id, version, events) VALUES (?, 1, ?)
 ON CONFLICT (customer_id) DO UPDATE SET version = version + 1, events = events + excluded.events
 RETURNING version, events
+"""
+_TAKE_SLOT = """
+INSERT INTO slots (counter, taken) VALUES (?, 1)
+ON CONFLICT (counter) DO UPDATE SET taken = taken + 1 WHERE taken < ?
 """
 # Outcomes first: they refer to the decisions.
 _FORGET_CUSTOMER = (
@@ -168,9 +176,10 @@ class SqliteStore(Store):
             connection.execute("COMMIT")
 
     @contextmanager
-    def _durable_transaction(self) -> Iterator[sqlite3.Connection]:
+    def _durable_transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction, synced to disk at commit unless not `durable`."""
         with self._errors(), self._write_lock:
-            connection = self._connection(durable=True)
+            connection = self._connection(durable=durable)
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
@@ -179,10 +188,10 @@ class SqliteStore(Store):
                 raise
             connection.execute("COMMIT")
 
-    def ingest_changes(self, events: Sequence[Event]) -> Ingested:
+    def ingest_changes(self, events: Sequence[Event], durable: bool = True) -> Ingested:
         codes = []
         changes = {}
-        with self._durable_transaction() as connection:
+        with self._durable_transaction(durable) as connection:
             for event in events:
                 cursor = connection.execute(
                     "INSERT OR IGNORE INTO events (customer_id, event_id, occurred_at, body) VALUES (?, ?, ?, ?)",
@@ -251,6 +260,17 @@ class SqliteStore(Store):
         with self._errors():
             (count,) = self._connection().execute("SELECT COUNT(*) FROM customers").fetchone()
         return int(count)
+
+    def take_slot(self, counter: str, limit: int) -> bool:
+        if limit <= 0:
+            return False
+        with self._errors(), self._write_lock:  # operational counts, not synced
+            return self._connection().execute(_TAKE_SLOT, (counter, limit)).rowcount == 1
+
+    def slots_taken(self, counter: str) -> int:
+        with self._errors():
+            row = self._connection().execute("SELECT taken FROM slots WHERE counter = ?", (counter,)).fetchone()
+        return int(row[0]) if row else 0
 
     def save_decision(self, decision: StoredDecision) -> None:
         self._decisions.put(decision.decision_id, decision)

@@ -46,9 +46,15 @@ def test_an_export_holds_the_customers_events_decisions_and_outcomes(admin, deci
     export = _export(admin, "ann")
 
     assert export["customer_id"] == "ann"
-    outcome = f"outcome:{decision.decision_id}:{decision.actions[0].action_id}"
-    # The recorded outcomes are in the customer's history too, as contact outcome events.
-    assert [e["event_id"] for e in export["events"]] == ["ann-1", "ann-2", f"{outcome}:accepted", f"{outcome}:opened"]
+    action = f"{decision.decision_id}:{decision.actions[0].action_id}"
+    # The action sent and the outcomes recorded are in the customer's history too, as contact events.
+    assert [e["event_id"] for e in export["events"]] == [
+        "ann-1",
+        "ann-2",
+        f"contact:{action}",
+        f"outcome:{action}:accepted",
+        f"outcome:{action}:opened",
+    ]
     assert export["events"][0]["payload"]["items"][0]["product_id"] == "boiler-ecotherm-30"
     assert export["derived_state"]["state"]["spend"]["purchases"] == 2  # what Forestall derived from them
     [exported] = export["decisions"]
@@ -63,9 +69,10 @@ def test_forgetting_erases_everything_and_counts_it(admin, decisions):
 
     response = admin.ForgetCustomer(admin_pb2.ForgetCustomerRequest(customer_id="ann"))
 
-    assert response.records_erased == 4 + 1 + 2  # events (two sent, two outcomes), decision, outcomes
+    # events (two sent, the contact made, two outcomes), the decision, its outcomes
+    assert response.records_erased == 5 + 1 + 2
     assert _export(admin, "ann") == {"customer_id": "ann", "events": [], "derived_state": None, "decisions": []}
-    assert len(_export(admin, "bob")["events"]) == 4
+    assert len(_export(admin, "bob")["events"]) == 5
     assert admin.GetStatus(admin_pb2.GetStatusRequest()).customer_count == 1
     with pytest.raises(grpc.RpcError) as raised:
         decisions.RecordOutcome(

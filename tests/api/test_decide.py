@@ -133,10 +133,11 @@ def test_max_actions_cuts_the_ranked_list(decisions):
 
 
 def test_the_touchpoint_channel_is_used_when_the_rule_allows_it(decisions):
-    decisions.IngestEvents(ingest(purchase("lee", days_ago(350), "boiler-ecotherm-30")))
+    # Two customers: told at the till, one would not be emailed the same within the cooldown.
+    decisions.IngestEvents(ingest(*(purchase(c, days_ago(350), "boiler-ecotherm-30") for c in ("lee", "lea"))))
 
     at_the_till = decisions.Decide(decide("lee", channel=common_pb2.POS)).actions[0]
-    in_the_app = decisions.Decide(decide("lee", channel=common_pb2.PUSH)).actions[0]
+    in_the_app = decisions.Decide(decide("lea", channel=common_pb2.PUSH)).actions[0]
 
     assert at_the_till.channel == common_pb2.POS
     assert in_the_app.channel == common_pb2.EMAIL  # push is not allowed: the rule's first channel

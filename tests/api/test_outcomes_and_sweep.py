@@ -69,19 +69,23 @@ def test_sweep_streams_the_due_actions_of_every_customer(decisions, server):
         assert server.engine.store.find_decision(d.decision_id).customer_id == d.customer_id
 
 
-def test_sweep_gives_what_decide_gives_for_an_outbound_touchpoint(decisions):
-    decisions.IngestEvents(
-        ingest(
-            purchase("cy", days_ago(350), "boiler-ecotherm-30"),
-            *(purchase("cy", days_ago(d), "ink-305-black") for d in (220, 165, 110, 52)),
+def test_sweep_gives_what_decide_gives_for_an_outbound_touchpoint_and_shares_its_contact_history(decisions):
+    for customer in ("cy", "cy-twin"):
+        decisions.IngestEvents(
+            ingest(
+                purchase(customer, days_ago(350), "boiler-ecotherm-30"),
+                *(purchase(customer, days_ago(d), "ink-305-black") for d in (220, 165, 110, 52)),
+            )
         )
-    )
-    outbound = decide("cy", channel=common_pb2.CHANNEL_UNSPECIFIED)
 
-    swept = [d.action for d in decisions.SweepDue(decision_pb2.SweepDueRequest(as_of=ts(AS_OF)))]
-    decided = list(decisions.Decide(outbound).actions)
+    decided = list(decisions.Decide(decide("cy", channel=common_pb2.CHANNEL_UNSPECIFIED)).actions)
+    swept = list(decisions.SweepDue(decision_pb2.SweepDueRequest(as_of=ts(AS_OF))))
 
-    assert [(a.action_id, a.channel, a.score) for a in swept] == [(a.action_id, a.channel, a.score) for a in decided]
+    assert len(decided) == 2
+    # The twin is swept to what cy was decided; cy, just sent them, is cooling down.
+    assert [(d.customer_id, d.action.reason.rule_id, d.action.channel, d.action.score) for d in swept] == [
+        ("cy-twin", a.reason.rule_id, a.channel, a.score) for a in decided
+    ]
 
 
 def test_sweep_as_of_a_date_sees_that_date(decisions):

@@ -30,6 +30,7 @@ def test_a_customer_without_events_has_counts_of_zero_and_nothing_that_needs_an_
         "language": "",
         "time_zone": "",
         "preferred_channel": "",
+        "status": "",
     }
 
 

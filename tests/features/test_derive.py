@@ -114,4 +114,5 @@ def test_customer_fields_follow_complaints_profile_and_spend():
         "language": "fr",
         "time_zone": "",
         "preferred_channel": "",
+        "status": "",
     }

@@ -65,10 +65,11 @@ def test_a_logged_decision_decides_again_to_the_same_actions(tmp_path: Path):
                 purchase("ada@example.com", days_ago(55), "ink-305-black"),
             )
         )
-        at_the_till = decisions.Decide(decide("ada@example.com", channel=common_pb2.POS, context={"basket": "2"}))
+        # Outbound first: what is sent cools down; what the customer is shown at the till does not.
         outbound = decisions.Decide(decide("ada@example.com", channel=common_pb2.CHANNEL_UNSPECIFIED, max_actions=1))
+        at_the_till = decisions.Decide(decide("ada@example.com", channel=common_pb2.POS, context={"basket": "2"}))
 
-    [first, second] = [line.decision for line in read_log([log_file])]
+    [second, first] = [line.decision for line in read_log([log_file])]
     assert [first.decision_id, second.decision_id] == [at_the_till.decision_id, outbound.decision_id]
     assert (first.ruleset_version, first.model_version) == (at_the_till.ruleset_version, at_the_till.model_version)
     assert first.model_version.startswith("churn=") and first.ranked_by_model

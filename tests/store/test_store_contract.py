@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from engine.events import Event, LineItem, Purchase, Review
+from engine.events import ContactMade, Event, LineItem, Purchase, Review
 from engine.store.base import (
     CustomerChange,
     CustomerHistory,
@@ -29,7 +29,7 @@ from engine.store.base import (
 )
 from engine.store.redis import RedisStore
 from engine.store.sqlite import SqliteStore
-from engine.vocabulary import Outcome
+from engine.vocabulary import Channel, Outcome
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -434,3 +434,42 @@ def test_a_forgotten_customer_can_start_again(store):
 
     assert store.ingest([_purchase("e1", "ann")]) == [ACCEPTED]
     assert list(store.customer_ids()) == ["ann"]
+
+
+def test_slots_are_taken_up_to_their_limit_by_concurrent_takers_on_two_stores(reopen):
+    stores = [reopen(), reopen()]
+    taken: list[bool] = []
+
+    def take(store: Store) -> None:
+        for _ in range(25):
+            taken.append(store.take_slot("capacity:call_centre:2026-06-01", 30))
+
+    threads = [threading.Thread(target=take, args=(s,)) for s in stores for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert (taken.count(True), taken.count(False)) == (30, 70)
+    assert [s.slots_taken("capacity:call_centre:2026-06-01") for s in stores] == [30, 30]
+    assert stores[0].slots_taken("capacity:call_centre:2026-06-02") == 0
+    assert stores[1].take_slot("capacity:call_centre:2026-06-02", 0) is False  # a channel closed for the day
+    for store in stores:
+        store.close()
+
+
+def test_contacts_ingested_without_waiting_on_disk_are_read_back_at_once(reopen):
+    store = reopen()
+    made = Event(
+        event_id="contact:d1:a1",
+        customer_id="c1",
+        occurred_at=T0,
+        payload=ContactMade(channel=Channel.SMS, decision_id="d1", action_id="a1"),
+    )
+
+    assert store.ingest_changes([made], durable=False).codes == [ACCEPTED]
+    store.close()
+
+    reopened = reopen()
+    assert reopened.load_customer("c1").events == (made,)
+    reopened.close()

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from engine.api.generated import common_pb2 as forestall_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66orestall/v1/decision.proto\x12\x0c\x66orestall.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x66orestall/v1/common.proto\"B\n\nTouchpoint\x12&\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x15.forestall.v1.Channel\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xfd\x01\n\rDecideRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12,\n\ntouchpoint\x18\x02 \x01(\x0b\x32\x18.forestall.v1.Touchpoint\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmax_actions\x18\x04 \x01(\r\x12\x39\n\x07\x63ontext\x18\x05 \x03(\x0b\x32(.forestall.v1.DecideRequest.ContextEntry\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xda\x01\n\x0e\x44\x65\x63ideResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x17\n\x0fruleset_version\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x31\n\rranking_basis\x18\x04 \x01(\x0e\x32\x1a.forestall.v1.RankingBasis\x12)\n\x05\x61s_of\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07\x61\x63tions\x18\x06 \x03(\x0b\x32\x14.forestall.v1.Action\"\xc5\x02\n\x06\x41\x63tion\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x10\n\x08offer_id\x18\x02 \x01(\t\x12$\n\x06\x66\x61mily\x18\x03 \x01(\x0e\x32\x14.forestall.v1.Family\x12&\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12+\n\x07send_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05score\x18\x07 \x01(\x01\x12\r\n\x05value\x18\x08 \x01(\x01\x12&\n\x07message\x18\t \x01(\x0b\x32\x15.forestall.v1.Message\x12$\n\x06reason\x18\n \x01(\x0b\x32\x14.forestall.v1.Reason\"\xa9\x01\n\x07Message\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x39\n\nparameters\x18\x04 \x03(\x0b\x32%.forestall.v1.Message.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc2\x01\n\x06Reason\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x18\n\x10rule_description\x18\x02 \x01(\t\x12=\n\rmatched_facts\x18\x03 \x03(\x0b\x32&.forestall.v1.Reason.MatchedFactsEntry\x12\x19\n\x11score_explanation\x18\x04 \x01(\t\x1a\x33\n\x11MatchedFactsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\":\n\x13IngestEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.forestall.v1.Event\"C\n\x14IngestEventsResponse\x12+\n\x08statuses\x18\x01 \x03(\x0b\x32\x19.forestall.v1.EventStatus\"\xa6\x01\n\x0b\x45ventStatus\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12,\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x1e.forestall.v1.EventStatus.Code\x12\x0e\n\x06reason\x18\x03 \x01(\t\"G\n\x04\x43ode\x12\x14\n\x10\x43ODE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\"\xf9\x03\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x08purchase\x18\n \x01(\x0b\x32\x16.forestall.v1.PurchaseH\x00\x12\x33\n\rservice_visit\x18\x0b \x01(\x0b\x32\x1a.forestall.v1.ServiceVisitH\x00\x12\x33\n\rusage_reading\x18\x0c \x01(\x0b\x32\x1a.forestall.v1.UsageReadingH\x00\x12&\n\x06review\x18\r \x01(\x0b\x32\x14.forestall.v1.ReviewH\x00\x12,\n\tcomplaint\x18\x0e \x01(\x0b\x32\x17.forestall.v1.ComplaintH\x00\x12\x31\n\x0corder_status\x18\x0f \x01(\x0b\x32\x19.forestall.v1.OrderStatusH\x00\x12\x37\n\x0f\x63ontact_outcome\x18\x10 \x01(\x0b\x32\x1c.forestall.v1.ContactOutcomeH\x00\x12\x35\n\x0eprofile_update\x18\x11 \x01(\x0b\x32\x1b.forestall.v1.ProfileUpdateH\x00\x42\t\n\x07payload\"\x8c\x01\n\x08Purchase\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12%\n\x05items\x18\x02 \x03(\x0b\x32\x16.forestall.v1.LineItem\x12\r\n\x05store\x18\x03 \x01(\t\x12&\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\"V\n\x08LineItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x01\x12\x12\n\nunit_price\x18\x04 \x01(\x01\"C\n\x0cServiceVisit\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\r\n\x05notes\x18\x03 \x01(\t\"R\n\x0cUsageReading\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\r\n\x05meter\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x01\":\n\x06Review\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x06rating\x18\x02 \x01(\r\x12\x0c\n\x04text\x18\x03 \x01(\t\"\x98\x01\n\tComplaint\x12\x14\n\x0c\x63omplaint_id\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.forestall.v1.Complaint.State\x12\r\n\x05topic\x18\x03 \x01(\t\"8\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06OPENED\x10\x01\x12\x0c\n\x08RESOLVED\x10\x02\"\xb3\x01\n\x0bOrderStatus\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.forestall.v1.OrderStatus.State\"b\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06PLACED\x10\x01\x12\x0b\n\x07\x44\x45LAYED\x10\x02\x12\x0b\n\x07SHIPPED\x10\x03\x12\r\n\tDELIVERED\x10\x04\x12\r\n\tCANCELLED\x10\x05\"\x98\x01\n\x0e\x43ontactOutcome\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\x12&\n\x07outcome\x18\x03 \x01(\x0e\x32\x15.forestall.v1.Outcome\x12&\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x01\"\xdc\x01\n\rProfileUpdate\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x30\n\x11preferred_channel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12.\n\x0f\x63onsent_granted\x18\x05 \x03(\x0e\x32\x15.forestall.v1.Channel\x12\x30\n\x11\x63onsent_withdrawn\x18\x06 \x03(\x0e\x32\x15.forestall.v1.Channel\"\xa7\x01\n\x14RecordOutcomeRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\x12&\n\x07outcome\x18\x03 \x01(\x0e\x32\x15.forestall.v1.Outcome\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x01\",\n\x15RecordOutcomeResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"^\n\x0fSweepDueRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18max_actions_per_customer\x18\x02 \x01(\r\"[\n\tDueAction\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x02 \x01(\t\x12$\n\x06\x61\x63tion\x18\x03 \x01(\x0b\x32\x14.forestall.v1.Action*g\n\x0cRankingBasis\x12\x1d\n\x19RANKING_BASIS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bRANKING_BASIS_RULE_PRIORITY\x10\x01\x12\x17\n\x13RANKING_BASIS_MODEL\x10\x02\x32\xcd\x02\n\x0f\x44\x65\x63isionService\x12\x43\n\x06\x44\x65\x63ide\x12\x1b.forestall.v1.DecideRequest\x1a\x1c.forestall.v1.DecideResponse\x12U\n\x0cIngestEvents\x12!.forestall.v1.IngestEventsRequest\x1a\".forestall.v1.IngestEventsResponse\x12X\n\rRecordOutcome\x12\".forestall.v1.RecordOutcomeRequest\x1a#.forestall.v1.RecordOutcomeResponse\x12\x44\n\x08SweepDue\x12\x1d.forestall.v1.SweepDueRequest\x1a\x17.forestall.v1.DueAction0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66orestall/v1/decision.proto\x12\x0c\x66orestall.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x66orestall/v1/common.proto\"B\n\nTouchpoint\x12&\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x15.forestall.v1.Channel\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xfd\x01\n\rDecideRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12,\n\ntouchpoint\x18\x02 \x01(\x0b\x32\x18.forestall.v1.Touchpoint\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bmax_actions\x18\x04 \x01(\r\x12\x39\n\x07\x63ontext\x18\x05 \x03(\x0b\x32(.forestall.v1.DecideRequest.ContextEntry\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xda\x01\n\x0e\x44\x65\x63ideResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x17\n\x0fruleset_version\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x31\n\rranking_basis\x18\x04 \x01(\x0e\x32\x1a.forestall.v1.RankingBasis\x12)\n\x05\x61s_of\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07\x61\x63tions\x18\x06 \x03(\x0b\x32\x14.forestall.v1.Action\"\xc5\x02\n\x06\x41\x63tion\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x10\n\x08offer_id\x18\x02 \x01(\t\x12$\n\x06\x66\x61mily\x18\x03 \x01(\x0e\x32\x14.forestall.v1.Family\x12&\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12+\n\x07send_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05score\x18\x07 \x01(\x01\x12\r\n\x05value\x18\x08 \x01(\x01\x12&\n\x07message\x18\t \x01(\x0b\x32\x15.forestall.v1.Message\x12$\n\x06reason\x18\n \x01(\x0b\x32\x14.forestall.v1.Reason\"\xa9\x01\n\x07Message\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x39\n\nparameters\x18\x04 \x03(\x0b\x32%.forestall.v1.Message.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd2\x01\n\x06Reason\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x18\n\x10rule_description\x18\x02 \x01(\t\x12=\n\rmatched_facts\x18\x03 \x03(\x0b\x32&.forestall.v1.Reason.MatchedFactsEntry\x12\x19\n\x11score_explanation\x18\x04 \x01(\t\x12\x0e\n\x06timing\x18\x05 \x01(\t\x1a\x33\n\x11MatchedFactsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\":\n\x13IngestEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.forestall.v1.Event\"C\n\x14IngestEventsResponse\x12+\n\x08statuses\x18\x01 \x03(\x0b\x32\x19.forestall.v1.EventStatus\"\xa6\x01\n\x0b\x45ventStatus\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12,\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x1e.forestall.v1.EventStatus.Code\x12\x0e\n\x06reason\x18\x03 \x01(\t\"G\n\x04\x43ode\x12\x14\n\x10\x43ODE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\"\xac\x04\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x08purchase\x18\n \x01(\x0b\x32\x16.forestall.v1.PurchaseH\x00\x12\x33\n\rservice_visit\x18\x0b \x01(\x0b\x32\x1a.forestall.v1.ServiceVisitH\x00\x12\x33\n\rusage_reading\x18\x0c \x01(\x0b\x32\x1a.forestall.v1.UsageReadingH\x00\x12&\n\x06review\x18\r \x01(\x0b\x32\x14.forestall.v1.ReviewH\x00\x12,\n\tcomplaint\x18\x0e \x01(\x0b\x32\x17.forestall.v1.ComplaintH\x00\x12\x31\n\x0corder_status\x18\x0f \x01(\x0b\x32\x19.forestall.v1.OrderStatusH\x00\x12\x37\n\x0f\x63ontact_outcome\x18\x10 \x01(\x0b\x32\x1c.forestall.v1.ContactOutcomeH\x00\x12\x35\n\x0eprofile_update\x18\x11 \x01(\x0b\x32\x1b.forestall.v1.ProfileUpdateH\x00\x12\x31\n\x0c\x63ontact_made\x18\x12 \x01(\x0b\x32\x19.forestall.v1.ContactMadeH\x00\x42\t\n\x07payload\"\x8c\x01\n\x08Purchase\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12%\n\x05items\x18\x02 \x03(\x0b\x32\x16.forestall.v1.LineItem\x12\r\n\x05store\x18\x03 \x01(\t\x12&\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\"V\n\x08LineItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x01\x12\x12\n\nunit_price\x18\x04 \x01(\x01\"C\n\x0cServiceVisit\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\r\n\x05notes\x18\x03 \x01(\t\"R\n\x0cUsageReading\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\r\n\x05meter\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x01\":\n\x06Review\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x06rating\x18\x02 \x01(\r\x12\x0c\n\x04text\x18\x03 \x01(\t\"\x98\x01\n\tComplaint\x12\x14\n\x0c\x63omplaint_id\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.forestall.v1.Complaint.State\x12\r\n\x05topic\x18\x03 \x01(\t\"8\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06OPENED\x10\x01\x12\x0c\n\x08RESOLVED\x10\x02\"\xb3\x01\n\x0bOrderStatus\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.forestall.v1.OrderStatus.State\"b\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\n\n\x06PLACED\x10\x01\x12\x0b\n\x07\x44\x45LAYED\x10\x02\x12\x0b\n\x07SHIPPED\x10\x03\x12\r\n\tDELIVERED\x10\x04\x12\r\n\tCANCELLED\x10\x05\"\x98\x01\n\x0e\x43ontactOutcome\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\x12&\n\x07outcome\x18\x03 \x01(\x0e\x32\x15.forestall.v1.Outcome\x12&\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x01\"\x95\x01\n\x0b\x43ontactMade\x12&\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x15.forestall.v1.Channel\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x02 \x01(\t\x12\x11\n\taction_id\x18\x03 \x01(\t\x12$\n\x06\x66\x61mily\x18\x04 \x01(\x0e\x32\x14.forestall.v1.Family\x12\x10\n\x08held_out\x18\x05 \x01(\x08\"\xec\x01\n\rProfileUpdate\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x30\n\x11preferred_channel\x18\x04 \x01(\x0e\x32\x15.forestall.v1.Channel\x12.\n\x0f\x63onsent_granted\x18\x05 \x03(\x0e\x32\x15.forestall.v1.Channel\x12\x30\n\x11\x63onsent_withdrawn\x18\x06 \x03(\x0e\x32\x15.forestall.v1.Channel\x12\x0e\n\x06status\x18\x07 \x01(\t\"\xa7\x01\n\x14RecordOutcomeRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x11\n\taction_id\x18\x02 \x01(\t\x12&\n\x07outcome\x18\x03 \x01(\x0e\x32\x15.forestall.v1.Outcome\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x01\",\n\x15RecordOutcomeResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"^\n\x0fSweepDueRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x18max_actions_per_customer\x18\x02 \x01(\r\"[\n\tDueAction\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x02 \x01(\t\x12$\n\x06\x61\x63tion\x18\x03 \x01(\x0b\x32\x14.forestall.v1.Action*g\n\x0cRankingBasis\x12\x1d\n\x19RANKING_BASIS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bRANKING_BASIS_RULE_PRIORITY\x10\x01\x12\x17\n\x13RANKING_BASIS_MODEL\x10\x02\x32\xcd\x02\n\x0f\x44\x65\x63isionService\x12\x43\n\x06\x44\x65\x63ide\x12\x1b.forestall.v1.DecideRequest\x1a\x1c.forestall.v1.DecideResponse\x12U\n\x0cIngestEvents\x12!.forestall.v1.IngestEventsRequest\x1a\".forestall.v1.IngestEventsResponse\x12X\n\rRecordOutcome\x12\".forestall.v1.RecordOutcomeRequest\x1a#.forestall.v1.RecordOutcomeResponse\x12\x44\n\x08SweepDue\x12\x1d.forestall.v1.SweepDueRequest\x1a\x17.forestall.v1.DueAction0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,8 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESSAGE_PARAMETERSENTRY']._serialized_options = b'8\001'
   _globals['_REASON_MATCHEDFACTSENTRY']._loaded_options = None
   _globals['_REASON_MATCHEDFACTSENTRY']._serialized_options = b'8\001'
-  _globals['_RANKINGBASIS']._serialized_start=3717
-  _globals['_RANKINGBASIS']._serialized_end=3820
+  _globals['_RANKINGBASIS']._serialized_start=3952
+  _globals['_RANKINGBASIS']._serialized_end=4055
   _globals['_TOUCHPOINT']._serialized_start=105
   _globals['_TOUCHPOINT']._serialized_end=171
   _globals['_DECIDEREQUEST']._serialized_start=174
@@ -57,49 +57,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESSAGE_PARAMETERSENTRY']._serialized_start=1099
   _globals['_MESSAGE_PARAMETERSENTRY']._serialized_end=1148
   _globals['_REASON']._serialized_start=1151
-  _globals['_REASON']._serialized_end=1345
-  _globals['_REASON_MATCHEDFACTSENTRY']._serialized_start=1294
-  _globals['_REASON_MATCHEDFACTSENTRY']._serialized_end=1345
-  _globals['_INGESTEVENTSREQUEST']._serialized_start=1347
-  _globals['_INGESTEVENTSREQUEST']._serialized_end=1405
-  _globals['_INGESTEVENTSRESPONSE']._serialized_start=1407
-  _globals['_INGESTEVENTSRESPONSE']._serialized_end=1474
-  _globals['_EVENTSTATUS']._serialized_start=1477
-  _globals['_EVENTSTATUS']._serialized_end=1643
-  _globals['_EVENTSTATUS_CODE']._serialized_start=1572
-  _globals['_EVENTSTATUS_CODE']._serialized_end=1643
-  _globals['_EVENT']._serialized_start=1646
-  _globals['_EVENT']._serialized_end=2151
-  _globals['_PURCHASE']._serialized_start=2154
-  _globals['_PURCHASE']._serialized_end=2294
-  _globals['_LINEITEM']._serialized_start=2296
-  _globals['_LINEITEM']._serialized_end=2382
-  _globals['_SERVICEVISIT']._serialized_start=2384
-  _globals['_SERVICEVISIT']._serialized_end=2451
-  _globals['_USAGEREADING']._serialized_start=2453
-  _globals['_USAGEREADING']._serialized_end=2535
-  _globals['_REVIEW']._serialized_start=2537
-  _globals['_REVIEW']._serialized_end=2595
-  _globals['_COMPLAINT']._serialized_start=2598
-  _globals['_COMPLAINT']._serialized_end=2750
-  _globals['_COMPLAINT_STATE']._serialized_start=2694
-  _globals['_COMPLAINT_STATE']._serialized_end=2750
-  _globals['_ORDERSTATUS']._serialized_start=2753
-  _globals['_ORDERSTATUS']._serialized_end=2932
-  _globals['_ORDERSTATUS_STATE']._serialized_start=2834
-  _globals['_ORDERSTATUS_STATE']._serialized_end=2932
-  _globals['_CONTACTOUTCOME']._serialized_start=2935
-  _globals['_CONTACTOUTCOME']._serialized_end=3087
-  _globals['_PROFILEUPDATE']._serialized_start=3090
-  _globals['_PROFILEUPDATE']._serialized_end=3310
-  _globals['_RECORDOUTCOMEREQUEST']._serialized_start=3313
-  _globals['_RECORDOUTCOMEREQUEST']._serialized_end=3480
-  _globals['_RECORDOUTCOMERESPONSE']._serialized_start=3482
-  _globals['_RECORDOUTCOMERESPONSE']._serialized_end=3526
-  _globals['_SWEEPDUEREQUEST']._serialized_start=3528
-  _globals['_SWEEPDUEREQUEST']._serialized_end=3622
-  _globals['_DUEACTION']._serialized_start=3624
-  _globals['_DUEACTION']._serialized_end=3715
-  _globals['_DECISIONSERVICE']._serialized_start=3823
-  _globals['_DECISIONSERVICE']._serialized_end=4156
+  _globals['_REASON']._serialized_end=1361
+  _globals['_REASON_MATCHEDFACTSENTRY']._serialized_start=1310
+  _globals['_REASON_MATCHEDFACTSENTRY']._serialized_end=1361
+  _globals['_INGESTEVENTSREQUEST']._serialized_start=1363
+  _globals['_INGESTEVENTSREQUEST']._serialized_end=1421
+  _globals['_INGESTEVENTSRESPONSE']._serialized_start=1423
+  _globals['_INGESTEVENTSRESPONSE']._serialized_end=1490
+  _globals['_EVENTSTATUS']._serialized_start=1493
+  _globals['_EVENTSTATUS']._serialized_end=1659
+  _globals['_EVENTSTATUS_CODE']._serialized_start=1588
+  _globals['_EVENTSTATUS_CODE']._serialized_end=1659
+  _globals['_EVENT']._serialized_start=1662
+  _globals['_EVENT']._serialized_end=2218
+  _globals['_PURCHASE']._serialized_start=2221
+  _globals['_PURCHASE']._serialized_end=2361
+  _globals['_LINEITEM']._serialized_start=2363
+  _globals['_LINEITEM']._serialized_end=2449
+  _globals['_SERVICEVISIT']._serialized_start=2451
+  _globals['_SERVICEVISIT']._serialized_end=2518
+  _globals['_USAGEREADING']._serialized_start=2520
+  _globals['_USAGEREADING']._serialized_end=2602
+  _globals['_REVIEW']._serialized_start=2604
+  _globals['_REVIEW']._serialized_end=2662
+  _globals['_COMPLAINT']._serialized_start=2665
+  _globals['_COMPLAINT']._serialized_end=2817
+  _globals['_COMPLAINT_STATE']._serialized_start=2761
+  _globals['_COMPLAINT_STATE']._serialized_end=2817
+  _globals['_ORDERSTATUS']._serialized_start=2820
+  _globals['_ORDERSTATUS']._serialized_end=2999
+  _globals['_ORDERSTATUS_STATE']._serialized_start=2901
+  _globals['_ORDERSTATUS_STATE']._serialized_end=2999
+  _globals['_CONTACTOUTCOME']._serialized_start=3002
+  _globals['_CONTACTOUTCOME']._serialized_end=3154
+  _globals['_CONTACTMADE']._serialized_start=3157
+  _globals['_CONTACTMADE']._serialized_end=3306
+  _globals['_PROFILEUPDATE']._serialized_start=3309
+  _globals['_PROFILEUPDATE']._serialized_end=3545
+  _globals['_RECORDOUTCOMEREQUEST']._serialized_start=3548
+  _globals['_RECORDOUTCOMEREQUEST']._serialized_end=3715
+  _globals['_RECORDOUTCOMERESPONSE']._serialized_start=3717
+  _globals['_RECORDOUTCOMERESPONSE']._serialized_end=3761
+  _globals['_SWEEPDUEREQUEST']._serialized_start=3763
+  _globals['_SWEEPDUEREQUEST']._serialized_end=3857
+  _globals['_DUEACTION']._serialized_start=3859
+  _globals['_DUEACTION']._serialized_end=3950
+  _globals['_DECISIONSERVICE']._serialized_start=4058
+  _globals['_DECISIONSERVICE']._serialized_end=4391
 # @@protoc_insertion_point(module_scope)

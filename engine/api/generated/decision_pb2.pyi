@@ -110,7 +110,7 @@ class Message(_message.Message):
     def __init__(self, template_id: _Optional[str] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Reason(_message.Message):
-    __slots__ = ("rule_id", "rule_description", "matched_facts", "score_explanation")
+    __slots__ = ("rule_id", "rule_description", "matched_facts", "score_explanation", "timing")
     class MatchedFactsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -122,11 +122,13 @@ class Reason(_message.Message):
     RULE_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     MATCHED_FACTS_FIELD_NUMBER: _ClassVar[int]
     SCORE_EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    TIMING_FIELD_NUMBER: _ClassVar[int]
     rule_id: str
     rule_description: str
     matched_facts: _containers.ScalarMap[str, str]
     score_explanation: str
-    def __init__(self, rule_id: _Optional[str] = ..., rule_description: _Optional[str] = ..., matched_facts: _Optional[_Mapping[str, str]] = ..., score_explanation: _Optional[str] = ...) -> None: ...
+    timing: str
+    def __init__(self, rule_id: _Optional[str] = ..., rule_description: _Optional[str] = ..., matched_facts: _Optional[_Mapping[str, str]] = ..., score_explanation: _Optional[str] = ..., timing: _Optional[str] = ...) -> None: ...
 
 class IngestEventsRequest(_message.Message):
     __slots__ = ("events",)
@@ -161,7 +163,7 @@ class EventStatus(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., code: _Optional[_Union[EventStatus.Code, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "customer_id", "occurred_at", "purchase", "service_visit", "usage_reading", "review", "complaint", "order_status", "contact_outcome", "profile_update")
+    __slots__ = ("event_id", "customer_id", "occurred_at", "purchase", "service_visit", "usage_reading", "review", "complaint", "order_status", "contact_outcome", "profile_update", "contact_made")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +175,7 @@ class Event(_message.Message):
     ORDER_STATUS_FIELD_NUMBER: _ClassVar[int]
     CONTACT_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     PROFILE_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_MADE_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     customer_id: str
     occurred_at: _timestamp_pb2.Timestamp
@@ -184,7 +187,8 @@ class Event(_message.Message):
     order_status: OrderStatus
     contact_outcome: ContactOutcome
     profile_update: ProfileUpdate
-    def __init__(self, event_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., purchase: _Optional[_Union[Purchase, _Mapping]] = ..., service_visit: _Optional[_Union[ServiceVisit, _Mapping]] = ..., usage_reading: _Optional[_Union[UsageReading, _Mapping]] = ..., review: _Optional[_Union[Review, _Mapping]] = ..., complaint: _Optional[_Union[Complaint, _Mapping]] = ..., order_status: _Optional[_Union[OrderStatus, _Mapping]] = ..., contact_outcome: _Optional[_Union[ContactOutcome, _Mapping]] = ..., profile_update: _Optional[_Union[ProfileUpdate, _Mapping]] = ...) -> None: ...
+    contact_made: ContactMade
+    def __init__(self, event_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., purchase: _Optional[_Union[Purchase, _Mapping]] = ..., service_visit: _Optional[_Union[ServiceVisit, _Mapping]] = ..., usage_reading: _Optional[_Union[UsageReading, _Mapping]] = ..., review: _Optional[_Union[Review, _Mapping]] = ..., complaint: _Optional[_Union[Complaint, _Mapping]] = ..., order_status: _Optional[_Union[OrderStatus, _Mapping]] = ..., contact_outcome: _Optional[_Union[ContactOutcome, _Mapping]] = ..., profile_update: _Optional[_Union[ProfileUpdate, _Mapping]] = ..., contact_made: _Optional[_Union[ContactMade, _Mapping]] = ...) -> None: ...
 
 class Purchase(_message.Message):
     __slots__ = ("order_id", "items", "store", "channel", "currency")
@@ -298,21 +302,37 @@ class ContactOutcome(_message.Message):
     amount: float
     def __init__(self, decision_id: _Optional[str] = ..., action_id: _Optional[str] = ..., outcome: _Optional[_Union[_common_pb2.Outcome, str]] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., amount: _Optional[float] = ...) -> None: ...
 
+class ContactMade(_message.Message):
+    __slots__ = ("channel", "decision_id", "action_id", "family", "held_out")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_FIELD_NUMBER: _ClassVar[int]
+    channel: _common_pb2.Channel
+    decision_id: str
+    action_id: str
+    family: _common_pb2.Family
+    held_out: bool
+    def __init__(self, channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., decision_id: _Optional[str] = ..., action_id: _Optional[str] = ..., family: _Optional[_Union[_common_pb2.Family, str]] = ..., held_out: _Optional[bool] = ...) -> None: ...
+
 class ProfileUpdate(_message.Message):
-    __slots__ = ("first_name", "language", "time_zone", "preferred_channel", "consent_granted", "consent_withdrawn")
+    __slots__ = ("first_name", "language", "time_zone", "preferred_channel", "consent_granted", "consent_withdrawn", "status")
     FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     CONSENT_GRANTED_FIELD_NUMBER: _ClassVar[int]
     CONSENT_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     first_name: str
     language: str
     time_zone: str
     preferred_channel: _common_pb2.Channel
     consent_granted: _containers.RepeatedScalarFieldContainer[_common_pb2.Channel]
     consent_withdrawn: _containers.RepeatedScalarFieldContainer[_common_pb2.Channel]
-    def __init__(self, first_name: _Optional[str] = ..., language: _Optional[str] = ..., time_zone: _Optional[str] = ..., preferred_channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., consent_granted: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., consent_withdrawn: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ...) -> None: ...
+    status: str
+    def __init__(self, first_name: _Optional[str] = ..., language: _Optional[str] = ..., time_zone: _Optional[str] = ..., preferred_channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., consent_granted: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., consent_withdrawn: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class RecordOutcomeRequest(_message.Message):
     __slots__ = ("decision_id", "action_id", "outcome", "occurred_at", "amount")
