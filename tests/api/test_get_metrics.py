@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +15,10 @@ import pytest
 
 from engine.api.generated import admin_pb2, admin_pb2_grpc
 from engine.api.server import RunningServer, start_server
-from engine.cli.main import main
 from engine.config import Settings
 from engine.metrics.definitions import METRICS
 from engine.store.sqlite import SqliteStore
+from tests.conftest import REPO
 from tests.metrics.dataset import fill
 
 pytestmark = pytest.mark.e2e
@@ -56,9 +58,12 @@ def metrics(admin, **fields: object) -> admin_pb2.GetMetricsResponse:
 
 
 def report_json(tmp_path: Path, store_file: Path, *options: str) -> dict:
+    """`forestall report`'s JSON, from a process of its own: the command configures logging for its process."""
     out = tmp_path / "report.json"
     argv = ["report", "--store", str(store_file), "--out", str(tmp_path / "report.html"), "--json", str(out)]
-    assert main([*argv, "--replicates", "200", *options]) == 0
+    command = [sys.executable, "-m", "engine.cli.main", *argv, "--replicates", "200", *options]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
     return json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -208,3 +213,19 @@ def test_bad_requests_name_the_field(admin, fields, details):
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.details().startswith(details), raised.value.details()
+
+
+def test_the_example_client_prints_the_weeks(served):
+    period = ["--from", "2026-03-01", "--to", "2026-04-01", "--bucket", "week"]
+    result = subprocess.run(
+        [sys.executable, "examples/metrics.py", "--target", f"127.0.0.1:{served.port}", *period],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("2026-03: 12 customers, ")
+    assert "- average_check = 110   by week: - 100 120 60 150 -   treated - control " in result.stdout
+    assert "  maintenance_due: 2 actions, acceptance 1\n" in result.stdout
