@@ -18,6 +18,15 @@ def _text(value: object) -> object:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
+def _port_or_off(value: object) -> object:
+    """`off` (or nothing) turns a listener off."""
+    return None if isinstance(value, str) and value.strip().lower() in ("off", "") else value
+
+
+#: The port Prometheus scrapes by default (the one OpenTelemetry's Prometheus exporters use).
+DEFAULT_PROMETHEUS_PORT = 9464
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FORESTALL_", extra="forbid")
 
@@ -47,6 +56,10 @@ class Settings(BaseSettings):
     log_key: str = ""
     # `role:token` pairs, comma-separated, roles `decision` and `admin`; empty runs the server open.
     auth_tokens: SecretStr = SecretStr("")
+    # The Prometheus metrics endpoint (HTTP, on `host`): a port, 0 for a free one, or `off` for none.
+    prometheus_port: Annotated[Annotated[int, Field(ge=0, le=65535)] | None, BeforeValidator(_port_or_off)] = (
+        DEFAULT_PROMETHEUS_PORT
+    )
 
     @field_validator("auth_tokens")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,10 @@ from engine.config import Settings
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "rules"
 DATA = Path(__file__).resolve().parent / "data"
+
+# Test servers listen on free ports: the Prometheus endpoint's fixed default port would collide between
+# them, and with other test runs on the machine. Tests of the endpoint ask for a free port (0).
+os.environ["FORESTALL_PROMETHEUS_PORT"] = "off"
 
 
 @pytest.fixture

@@ -19,7 +19,18 @@ from engine.decision.engine import OutcomeReport
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import InvalidArgument, RuleError
 from engine.events import EARLIEST, LATEST, Event
+from engine.metrics.compute import MetricValue, Period
+from engine.metrics.report import TOP_RULES
+from engine.metrics.uplift import DEFAULT_REPLICATES
 from engine.models.serving import ModelStatus
+from engine.observability.dashboard import (
+    MAX_REPLICATES,
+    MAX_TOP_RULES,
+    Bucket,
+    Effectiveness,
+    MetricsQuery,
+    period_of,
+)
 from engine.store.base import IngestCode
 from engine.vocabulary import Channel, Family, Outcome
 
@@ -254,4 +265,139 @@ def export_response(document: Mapping[str, Any]) -> admin_pb2.ExportCustomerResp
 def model_status(status: ModelStatus) -> admin_pb2.ModelStatus:
     return admin_pb2.ModelStatus(
         name=status.name, promoted_version=status.promoted, serving_version=status.serving, problem=status.problem
+    )
+
+
+_BUCKETS = {
+    admin_pb2.METRICS_BUCKET_UNSPECIFIED: Bucket.MONTH,
+    admin_pb2.METRICS_BUCKET_DAY: Bucket.DAY,
+    admin_pb2.METRICS_BUCKET_WEEK: Bucket.WEEK,
+    admin_pb2.METRICS_BUCKET_MONTH: Bucket.MONTH,
+}
+
+
+def moment_from(text: str, field: str) -> datetime:
+    """An ISO 8601 date (midnight UTC) or time (UTC when it names no zone), as `forestall report` reads one."""
+    if not text:
+        raise InvalidArgument(field, "is required: an ISO 8601 date or time, for example 2026-03-01")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(field, f"{text[:MAX_ID_LENGTH]!r} is not an ISO 8601 date or time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def metrics_query(request: admin_pb2.GetMetricsRequest) -> MetricsQuery:
+    bucket = _BUCKETS.get(request.bucket)
+    if bucket is None:
+        raise InvalidArgument("bucket", f"unknown value {request.bucket}")
+    share = request.control_share if request.HasField("control_share") else None
+    if share is not None and not 0 <= share <= 1:
+        raise InvalidArgument("control_share", f"{share} is not between 0 and 1")
+    salt = request.control_salt if request.HasField("control_salt") else None
+    if salt is not None and not 0 < len(salt) <= MAX_ID_LENGTH:
+        raise InvalidArgument("control_salt", f"must be 1 to {MAX_ID_LENGTH} characters")
+    if request.replicates > MAX_REPLICATES:
+        raise InvalidArgument("replicates", f"{request.replicates} exceeds the limit of {MAX_REPLICATES}")
+    if request.top_rules > MAX_TOP_RULES:
+        raise InvalidArgument("top_rules", f"{request.top_rules} exceeds the limit of {MAX_TOP_RULES}")
+    start, end = moment_from(request.from_date, "from_date"), moment_from(request.to_date, "to_date")
+    return MetricsQuery(
+        period=period_of(start, end, "from_date", "to_date"),
+        bucket=bucket,
+        control_share=share,
+        control_salt=salt,
+        seed=request.seed,
+        replicates=request.replicates or DEFAULT_REPLICATES,
+        top_rules=request.top_rules or TOP_RULES,
+    )
+
+
+def metrics_response(found: Effectiveness) -> admin_pb2.GetMetricsResponse:
+    """The report's document (engine/metrics/report.py) as messages, with each metric's series."""
+    document = found.document
+    uplifts = {u["metric"]: u for u in document["uplift"]["metrics"]}
+    control = document["uplift"]
+    return admin_pb2.GetMetricsResponse(
+        period=_metrics_period(found.document["period"]),
+        customers_read=document["customers_read"],
+        compacted_customers=document["compacted_customers"],
+        metrics=[
+            admin_pb2.Metric(
+                name=name,
+                title=metric["title"],
+                formula=metric["formula"],
+                unit=metric["unit"],
+                group=metric["group"],
+                value=metric["value"],
+                numerator=metric["numerator"],
+                denominator=metric["denominator"],
+                reason=metric["reason"] or "",
+                series=[_point(part, values[name]) for part, values in found.series],
+                uplift=_uplift(uplifts[name]) if name in uplifts else None,
+            )
+            for name, metric in document["metrics"].items()
+        ],
+        buckets=[_period_message(part) for part, _ in found.series],
+        control=admin_pb2.ControlGroup(
+            method=control["assignment"]["method"],
+            control_share=control["assignment"]["control_share"],
+            control_salt=control["assignment"]["salt"],
+            treated_customers=control["treated_customers"],
+            control_customers=control["control_customers"],
+            confidence=control["confidence"],
+            replicates=control["replicates"],
+            seed=control["seed"],
+            note=control["note"],
+        ),
+        by_family=[_funnel(f) for f in document["funnels"]["family"]],
+        by_channel=[_funnel(f) for f in document["funnels"]["channel"]],
+        top_rules=[_funnel(f) for f in document["top_rules"]],
+    )
+
+
+def _metrics_period(period: Mapping[str, str]) -> admin_pb2.MetricsPeriod:
+    return admin_pb2.MetricsPeriod(
+        label=period["label"],
+        from_time=timestamp_of(datetime.fromisoformat(period["from"])),
+        to_time=timestamp_of(datetime.fromisoformat(period["to"])),
+    )
+
+
+def _period_message(period: Period) -> admin_pb2.MetricsPeriod:
+    return admin_pb2.MetricsPeriod(
+        label=period.label, from_time=timestamp_of(period.start), to_time=timestamp_of(period.end)
+    )
+
+
+def _point(period: Period, value: MetricValue) -> admin_pb2.MetricPoint:
+    return admin_pb2.MetricPoint(period=_period_message(period), value=value.value, reason=value.reason or "")
+
+
+def _uplift(found: Mapping[str, Any]) -> admin_pb2.MetricUplift:
+    return admin_pb2.MetricUplift(
+        treated=found["treated"],
+        control=found["control"],
+        difference=found["difference"],
+        low=found["low"],
+        high=found["high"],
+        relative=found["relative"],
+        excludes_zero=found["excludes_zero"],
+        replicates_used=found["replicates_used"],
+        replicates_dropped=found["replicates_dropped"],
+        reason=found["reason"] or "",
+    )
+
+
+def _funnel(found: Mapping[str, Any]) -> admin_pb2.Funnel:
+    return admin_pb2.Funnel(
+        value=found["value"],
+        actions=found["actions"],
+        contacted=found["contacted"],
+        accepted=found["accepted"],
+        converted=found["converted"],
+        revenue=found["revenue"],
+        acceptance_rate=found["acceptance_rate"],
+        conversion_rate=found["conversion_rate"],
+        revenue_per_action=found["revenue_per_action"],
     )

@@ -18,15 +18,18 @@ from engine import __version__
 from engine.access import parse_tokens
 from engine.api.auth import AuthInterceptor
 from engine.api.generated import admin_pb2, admin_pb2_grpc, decision_pb2, decision_pb2_grpc
-from engine.api.interceptors import ErrorInterceptor
+from engine.api.interceptors import ErrorInterceptor, MetricsInterceptor
 from engine.api.servicers import AdminServicer, DecisionServicer
 from engine.config import Settings
 from engine.decision.engine import DecisionEngine
 from engine.models.serving import LiveModels
+from engine.observability.endpoint import MetricsEndpoint, serve_metrics
+from engine.observability.prometheus import ServerMetrics
 from engine.replay.decision_log import DecisionLog
 from engine.ruleset.live import LiveRuleSet
 from engine.ruleset.probe import start_fork_server
 from engine.store import open_store
+from engine.store.timed import TimedStore
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +51,7 @@ class RunningServer:
     engine: DecisionEngine
     health: health.HealthServicer
     decision_log: DecisionLog | None = None
+    metrics_endpoint: MetricsEndpoint | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     watchers: list[threading.Thread] = field(default_factory=list)
 
@@ -65,6 +69,8 @@ class RunningServer:
         self.server.stop(grace).wait()
         if self.decision_log is not None:  # after the last decision
             self.decision_log.close()
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
         self.engine.rules.close()
         self.engine.store.close()
 
@@ -72,15 +78,29 @@ class RunningServer:
 def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock) -> RunningServer:
     """Load rules and store, and start serving on settings.host:settings.port (0 picks a free port)."""
     decision_log = DecisionLog(settings.decision_log) if settings.decision_log else None  # a bad path: stop here
+    # With the endpoint off, nothing is measured either: no interceptor, wrapper or hook costs a decision anything.
+    metrics = ServerMetrics() if settings.prometheus_port is not None else None
     store = open_store(settings.store, settings.max_events_per_customer)
-    rules = LiveRuleSet(settings.rules_dir, clock(), settings.rules_probe_timeout)
-    engine = DecisionEngine(store, rules, LiveModels(settings.models_dir), decision_log=decision_log)
+    if metrics is not None:
+        store = TimedStore(store, metrics.store_call)
+    rules = LiveRuleSet(
+        settings.rules_dir, clock(), settings.rules_probe_timeout, on_reload=metrics and metrics.rules_reloaded
+    )
+    engine = DecisionEngine(
+        store,
+        rules,
+        LiveModels(settings.models_dir, on_reload=metrics and metrics.models_reloaded),
+        decision_log=decision_log,
+        observer=metrics and metrics.decided,
+    )
     tokens = parse_tokens(settings.auth_tokens.get_secret_value())
     if not tokens:
         log.warning("auth_disabled", hint="set FORESTALL_AUTH_TOKENS so decision clients cannot call admin operations")
+    interceptors: list[grpc.ServerInterceptor] = [MetricsInterceptor(metrics)] if metrics is not None else []
+    interceptors += [AuthInterceptor(tokens), ErrorInterceptor()] if tokens else [ErrorInterceptor()]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
-        interceptors=[AuthInterceptor(tokens), ErrorInterceptor()] if tokens else [ErrorInterceptor()],
+        interceptors=interceptors,
         options=[("grpc.so_reuseport", 0)],
     )
     decision_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(engine, clock), server)
@@ -93,6 +113,14 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         raise OSError(f"cannot listen on {settings.host}:{settings.port}")
+    endpoint = None
+    if metrics is not None and settings.prometheus_port is not None:
+        try:
+            endpoint = serve_metrics(metrics.registry, settings.host, settings.prometheus_port)
+        except OSError:  # nothing is served yet: let go of what was opened
+            rules.close()
+            store.close()
+            raise
     server.start()
     log.info(
         "serving",
@@ -102,8 +130,9 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
         model_version=engine.models.current.version if engine.models else "",
         store=store.location,
         decision_log=settings.decision_log or None,
+        prometheus=f"{settings.host}:{endpoint.port}" if endpoint else None,
     )
-    running = RunningServer(server, port, engine, health_servicer, decision_log)
+    running = RunningServer(server, port, engine, health_servicer, decision_log, endpoint)
     if settings.rules_poll_seconds > 0:
         start_fork_server()
         running.watch("rules-watcher", rules.watch, clock, running.stopping, settings.rules_poll_seconds)

@@ -13,6 +13,7 @@ from engine.api.generated import admin_pb2, admin_pb2_grpc, decision_pb2, decisi
 from engine.decision.engine import NO_MODELS, DecisionEngine
 from engine.errors import InvalidArgument, RuleSetInvalid
 from engine.events import Event
+from engine.observability.dashboard import effectiveness
 from engine.ruleset.live import validate_folder
 
 Clock = Callable[[], datetime]
@@ -128,3 +129,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ForgetCustomerResponse:
         erased = self._engine.forget_customer(converters.customer_id_from(request.customer_id))
         return admin_pb2.ForgetCustomerResponse(records_erased=erased)
+
+    def GetMetrics(
+        self, request: admin_pb2.GetMetricsRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetMetricsResponse:
+        query = converters.metrics_query(request)
+        found = effectiveness(self._engine.store, query, self._engine.rules.current.ruleset.policy.control)
+        return converters.metrics_response(found)

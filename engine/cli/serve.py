@@ -39,6 +39,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="append each decision, with what it read, to this JSON Lines file (FORESTALL_DECISION_LOG; default none)",
     )
+    parser.add_argument(
+        "--prometheus-port",
+        metavar="PORT",
+        help="the Prometheus metrics endpoint's port on --host; 0 picks a free one, off turns it off"
+        " (FORESTALL_PROMETHEUS_PORT, default 9464)",
+    )
     parser.add_argument("--workers", type=int, help="RPC worker threads (FORESTALL_WORKERS, default 8)")
     parser.add_argument("--log-format", choices=["auto", "json", "console"], help="FORESTALL_LOG_FORMAT")
 

@@ -72,6 +72,7 @@ class DecisionEngine:
         models: LiveModels | None = None,
         new_id: Callable[[], str] = _new_id,
         decision_log: DecisionRecorder | None = None,
+        observer: Callable[[Trace], None] | None = None,
     ) -> None:
         self.store = store
         self.states = CustomerStates(store)
@@ -79,6 +80,8 @@ class DecisionEngine:
         self.models = models
         self._new_id = new_id
         self.decision_log = decision_log
+        # Told of each decision made, with how it was reached (the operators' metrics); never of an Explain.
+        self.observer = observer
 
     def decide(self, request: DecideRequest) -> Decision:
         trace = self._run(request, StoreCapacity(self.store))
@@ -87,6 +90,8 @@ class DecisionEngine:
         self._made(decision)
         if self.decision_log is not None:
             self.decision_log.record(request, trace.state, decision)
+        if self.observer is not None:
+            self.observer(trace)
         log.info(
             "decided",
             decision_id=decision.decision_id,

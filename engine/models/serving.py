@@ -21,7 +21,7 @@ scores: a model no rule reads costs a decision nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,10 +173,12 @@ def folder_fingerprint(folder: Path) -> str:
 class LiveModels:
     """The model set serving now, swapped whole by `reload`; readers take `current` and keep it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, on_reload: Callable[[ModelSet], None] | None = None) -> None:
         self.folder = Path(folder)
         self._reload_lock = threading.Lock()
         self.current = load_model_set(self.folder)
+        # Told of each reload, with the model set it left serving.
+        self.on_reload = on_reload
 
     def reload(self) -> ModelSet:
         with self._reload_lock:
@@ -184,6 +186,8 @@ class LiveModels:
             self.current = load_model_set(self.folder, previous)
             if self.current.version != previous.version:
                 log.info("models_swapped", version=self.current.version, previous_version=previous.version)
+            if self.on_reload is not None:
+                self.on_reload(self.current)
             return self.current
 
     def watch(self, stop: threading.Event, interval: float) -> None:

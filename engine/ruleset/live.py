@@ -70,7 +70,13 @@ def validate_folder(folder: Path) -> RuleSet:
 class LiveRuleSet:
     """The rules folder as served: load at start, reload on demand, use per request."""
 
-    def __init__(self, folder: Path, now: datetime, probe_timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        now: datetime,
+        probe_timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        on_reload: Callable[[ReloadResult], None] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self._current = Loaded(*compile_folder(self.folder), loaded_at=now)
         self._lock = threading.Lock()
@@ -78,6 +84,8 @@ class LiveRuleSet:
         self.last_reload_errors: tuple[RuleError, ...] = ()
         self.tried_version = self._current.ruleset.version
         self.probe_timeout = probe_timeout
+        # Told of each reload that swapped a new rule set in or rejected one (not of an unchanged folder).
+        self.on_reload = on_reload
 
     @property
     def current(self) -> Loaded:
@@ -115,11 +123,16 @@ class LiveRuleSet:
             except RuleSetInvalid as exc:
                 self.last_reload_errors = tuple(exc.errors)
                 log.warning("rules_reload_rejected", errors=[str(e) for e in exc.errors], version=previous)
-                return ReloadResult(False, previous, previous, self.last_reload_errors)
+                return self._reported(ReloadResult(False, previous, previous, self.last_reload_errors))
             self.last_reload_errors = ()
             self._swap(Loaded(ruleset, matcher, now))
             log.info("rules_reloaded", version=ruleset.version, previous_version=previous, rules=len(ruleset.rules))
-            return ReloadResult(True, ruleset.version, previous)
+            return self._reported(ReloadResult(True, ruleset.version, previous))
+
+    def _reported(self, result: ReloadResult) -> ReloadResult:
+        if self.on_reload is not None:
+            self.on_reload(result)
+        return result
 
     def _compile_probed(self) -> tuple[RuleSet, Matcher]:
         for _ in range(PROBE_ATTEMPTS):

@@ -66,6 +66,8 @@ def test_each_role_reaches_what_it_may(channel, token, decide_code, admin_code):
     assert _code(decisions.SweepDue, decision_pb2.SweepDueRequest(as_of=ts(AS_OF)), token) == decide_code
     assert _code(admin.GetStatus, admin_pb2.GetStatusRequest(), token) == admin_code
     assert _code(admin.ForgetCustomer, admin_pb2.ForgetCustomerRequest(customer_id="ann"), token) == admin_code
+    metrics = admin_pb2.GetMetricsRequest(from_date="2026-03-01", to_date="2026-04-01", replicates=10)
+    assert _code(admin.GetMetrics, metrics, token) == admin_code
 
 
 def test_a_refusal_says_what_is_missing(channel):

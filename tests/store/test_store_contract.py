@@ -29,6 +29,7 @@ from engine.store.base import (
 )
 from engine.store.redis import RedisStore
 from engine.store.sqlite import SqliteStore
+from engine.store.timed import TimedStore
 from engine.vocabulary import Channel, Outcome
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -60,7 +61,19 @@ def _redis(folder: Path) -> Iterator[Opener]:
         yield lambda **options: RedisStore(REDIS_URL, key_prefix=prefix, **options)
 
 
-STORES: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {"sqlite": _sqlite, "redis": _redis}
+@contextmanager
+def _timed(folder: Path) -> Iterator[Opener]:
+    """The store wrapped in the operators' timing (engine/store/timed.py): it keeps the contract."""
+    timed: list[str] = []
+    yield lambda **options: TimedStore(SqliteStore(folder / "contract.db", **options), lambda op, _: timed.append(op))
+    assert timed, "the wrapper timed no call"
+
+
+STORES: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {
+    "sqlite": _sqlite,
+    "redis": _redis,
+    "timed-sqlite": _timed,
+}
 
 
 @pytest.fixture(params=sorted(STORES))

@@ -4,12 +4,24 @@ import datetime
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from engine.api.generated import decision_pb2 as _decision_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class MetricsBucket(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    METRICS_BUCKET_UNSPECIFIED: _ClassVar[MetricsBucket]
+    METRICS_BUCKET_DAY: _ClassVar[MetricsBucket]
+    METRICS_BUCKET_WEEK: _ClassVar[MetricsBucket]
+    METRICS_BUCKET_MONTH: _ClassVar[MetricsBucket]
+METRICS_BUCKET_UNSPECIFIED: MetricsBucket
+METRICS_BUCKET_DAY: MetricsBucket
+METRICS_BUCKET_WEEK: MetricsBucket
+METRICS_BUCKET_MONTH: MetricsBucket
 
 class ExplainRequest(_message.Message):
     __slots__ = ("request",)
@@ -140,3 +152,159 @@ class ForgetCustomerResponse(_message.Message):
     RECORDS_ERASED_FIELD_NUMBER: _ClassVar[int]
     records_erased: int
     def __init__(self, records_erased: _Optional[int] = ...) -> None: ...
+
+class GetMetricsRequest(_message.Message):
+    __slots__ = ("from_date", "to_date", "bucket", "control_share", "control_salt", "seed", "replicates", "top_rules")
+    FROM_DATE_FIELD_NUMBER: _ClassVar[int]
+    TO_DATE_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_SHARE_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_SALT_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    REPLICATES_FIELD_NUMBER: _ClassVar[int]
+    TOP_RULES_FIELD_NUMBER: _ClassVar[int]
+    from_date: str
+    to_date: str
+    bucket: MetricsBucket
+    control_share: float
+    control_salt: str
+    seed: int
+    replicates: int
+    top_rules: int
+    def __init__(self, from_date: _Optional[str] = ..., to_date: _Optional[str] = ..., bucket: _Optional[_Union[MetricsBucket, str]] = ..., control_share: _Optional[float] = ..., control_salt: _Optional[str] = ..., seed: _Optional[int] = ..., replicates: _Optional[int] = ..., top_rules: _Optional[int] = ...) -> None: ...
+
+class MetricsPeriod(_message.Message):
+    __slots__ = ("label", "from_time", "to_time")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    from_time: _timestamp_pb2.Timestamp
+    to_time: _timestamp_pb2.Timestamp
+    def __init__(self, label: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Metric(_message.Message):
+    __slots__ = ("name", "title", "formula", "unit", "group", "value", "numerator", "denominator", "reason", "series", "uplift")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    NUMERATOR_FIELD_NUMBER: _ClassVar[int]
+    DENOMINATOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    UPLIFT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    title: str
+    formula: str
+    unit: str
+    group: str
+    value: float
+    numerator: float
+    denominator: float
+    reason: str
+    series: _containers.RepeatedCompositeFieldContainer[MetricPoint]
+    uplift: MetricUplift
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., formula: _Optional[str] = ..., unit: _Optional[str] = ..., group: _Optional[str] = ..., value: _Optional[float] = ..., numerator: _Optional[float] = ..., denominator: _Optional[float] = ..., reason: _Optional[str] = ..., series: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ..., uplift: _Optional[_Union[MetricUplift, _Mapping]] = ...) -> None: ...
+
+class MetricPoint(_message.Message):
+    __slots__ = ("period", "value", "reason")
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    period: MetricsPeriod
+    value: float
+    reason: str
+    def __init__(self, period: _Optional[_Union[MetricsPeriod, _Mapping]] = ..., value: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class MetricUplift(_message.Message):
+    __slots__ = ("treated", "control", "difference", "low", "high", "relative", "excludes_zero", "replicates_used", "replicates_dropped", "reason")
+    TREATED_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDES_ZERO_FIELD_NUMBER: _ClassVar[int]
+    REPLICATES_USED_FIELD_NUMBER: _ClassVar[int]
+    REPLICATES_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    treated: float
+    control: float
+    difference: float
+    low: float
+    high: float
+    relative: float
+    excludes_zero: bool
+    replicates_used: int
+    replicates_dropped: int
+    reason: str
+    def __init__(self, treated: _Optional[float] = ..., control: _Optional[float] = ..., difference: _Optional[float] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., relative: _Optional[float] = ..., excludes_zero: _Optional[bool] = ..., replicates_used: _Optional[int] = ..., replicates_dropped: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ControlGroup(_message.Message):
+    __slots__ = ("method", "control_share", "control_salt", "treated_customers", "control_customers", "confidence", "replicates", "seed", "note")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_SHARE_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_SALT_FIELD_NUMBER: _ClassVar[int]
+    TREATED_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REPLICATES_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    control_share: float
+    control_salt: str
+    treated_customers: int
+    control_customers: int
+    confidence: float
+    replicates: int
+    seed: int
+    note: str
+    def __init__(self, method: _Optional[str] = ..., control_share: _Optional[float] = ..., control_salt: _Optional[str] = ..., treated_customers: _Optional[int] = ..., control_customers: _Optional[int] = ..., confidence: _Optional[float] = ..., replicates: _Optional[int] = ..., seed: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class Funnel(_message.Message):
+    __slots__ = ("value", "actions", "contacted", "accepted", "converted", "revenue", "acceptance_rate", "conversion_rate", "revenue_per_action")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CONTACTED_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    CONVERTED_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTANCE_RATE_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_RATE_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_PER_ACTION_FIELD_NUMBER: _ClassVar[int]
+    value: str
+    actions: int
+    contacted: int
+    accepted: int
+    converted: int
+    revenue: float
+    acceptance_rate: float
+    conversion_rate: float
+    revenue_per_action: float
+    def __init__(self, value: _Optional[str] = ..., actions: _Optional[int] = ..., contacted: _Optional[int] = ..., accepted: _Optional[int] = ..., converted: _Optional[int] = ..., revenue: _Optional[float] = ..., acceptance_rate: _Optional[float] = ..., conversion_rate: _Optional[float] = ..., revenue_per_action: _Optional[float] = ...) -> None: ...
+
+class GetMetricsResponse(_message.Message):
+    __slots__ = ("period", "customers_read", "compacted_customers", "metrics", "buckets", "control", "by_family", "by_channel", "top_rules")
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_READ_FIELD_NUMBER: _ClassVar[int]
+    COMPACTED_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_FIELD_NUMBER: _ClassVar[int]
+    BY_FAMILY_FIELD_NUMBER: _ClassVar[int]
+    BY_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TOP_RULES_FIELD_NUMBER: _ClassVar[int]
+    period: MetricsPeriod
+    customers_read: int
+    compacted_customers: int
+    metrics: _containers.RepeatedCompositeFieldContainer[Metric]
+    buckets: _containers.RepeatedCompositeFieldContainer[MetricsPeriod]
+    control: ControlGroup
+    by_family: _containers.RepeatedCompositeFieldContainer[Funnel]
+    by_channel: _containers.RepeatedCompositeFieldContainer[Funnel]
+    top_rules: _containers.RepeatedCompositeFieldContainer[Funnel]
+    def __init__(self, period: _Optional[_Union[MetricsPeriod, _Mapping]] = ..., customers_read: _Optional[int] = ..., compacted_customers: _Optional[int] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., buckets: _Optional[_Iterable[_Union[MetricsPeriod, _Mapping]]] = ..., control: _Optional[_Union[ControlGroup, _Mapping]] = ..., by_family: _Optional[_Iterable[_Union[Funnel, _Mapping]]] = ..., by_channel: _Optional[_Iterable[_Union[Funnel, _Mapping]]] = ..., top_rules: _Optional[_Iterable[_Union[Funnel, _Mapping]]] = ...) -> None: ...

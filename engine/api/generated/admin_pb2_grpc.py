@@ -66,6 +66,11 @@ class AdminServiceStub:
                 request_serializer=forestall_dot_v1_dot_admin__pb2.ExplainRequest.SerializeToString,
                 response_deserializer=forestall_dot_v1_dot_admin__pb2.ExplainResponse.FromString,
                 _registered_method=True)
+        self.GetMetrics = channel.unary_unary(
+                '/forestall.v1.AdminService/GetMetrics',
+                request_serializer=forestall_dot_v1_dot_admin__pb2.GetMetricsRequest.SerializeToString,
+                response_deserializer=forestall_dot_v1_dot_admin__pb2.GetMetricsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -116,6 +121,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMetrics(self, request, context):
+        """GetMetrics returns the effectiveness metrics of a period, for dashboards: the
+        figures `forestall report` computes, as structured messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +161,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Explain,
                     request_deserializer=forestall_dot_v1_dot_admin__pb2.ExplainRequest.FromString,
                     response_serializer=forestall_dot_v1_dot_admin__pb2.ExplainResponse.SerializeToString,
+            ),
+            'GetMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetrics,
+                    request_deserializer=forestall_dot_v1_dot_admin__pb2.GetMetricsRequest.FromString,
+                    response_serializer=forestall_dot_v1_dot_admin__pb2.GetMetricsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class AdminService:
             '/forestall.v1.AdminService/Explain',
             forestall_dot_v1_dot_admin__pb2.ExplainRequest.SerializeToString,
             forestall_dot_v1_dot_admin__pb2.ExplainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forestall.v1.AdminService/GetMetrics',
+            forestall_dot_v1_dot_admin__pb2.GetMetricsRequest.SerializeToString,
+            forestall_dot_v1_dot_admin__pb2.GetMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,
