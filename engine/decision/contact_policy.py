@@ -10,7 +10,6 @@ channel the customer is on now, who came to us.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -75,30 +74,23 @@ def closed_channels(
     consent withdrawn (or unsubscribed), a frequency cap reached, or today's capacity taken. The channel
     the customer is on now is always open."""
     today = capacity_day(request.as_of, policy)
+    capped = capped_channels(policy, state, request.as_of, Counter())
+    status = state.profile.said.get("status")
     closed: dict[Channel, str] = {}
-    said = state.profile.said
-    status = said.get("status")
     for channel in Channel:
         if channel == request.channel:
             continue
         if status in policy.eligibility.excluded_statuses:
             closed[channel] = f"eligibility: the customer's status is {status}"
-            continue
-        if policy.eligibility.respect_consent and said.get(f"{channel.value}_consent") == 0:
+        elif policy.eligibility.respect_consent and state.profile.said.get(f"{channel.value}_consent") == 0:
             closed[channel] = "consent withdrawn"
-            continue
-        why = next((_reached(cap, state, request.as_of) for cap in _caps_on(policy, channel)), None)
-        if why is None and channel in policy.contact.capacity:
+        elif channel in capped:
+            closed[channel] = capped[channel]
+        elif channel in policy.contact.capacity:
             limit = policy.contact.capacity[channel]
             if capacity.taken(channel, today) >= limit:
-                why = f"capacity: the {limit} {channel.value} action(s) of {today} are taken"
-        if why is not None:
-            closed[channel] = why
+                closed[channel] = f"capacity: the {limit} {channel.value} action(s) of {today} are taken"
     return closed
-
-
-def _caps_on(policy: Policy, channel: Channel) -> Iterable[FrequencyCap]:
-    return (cap for cap in policy.contact.caps if channel in cap.channels)
 
 
 def _reached(cap: FrequencyCap, state: CustomerState, as_of: datetime, more: int = 0) -> str | None:
