@@ -21,6 +21,8 @@ _KEYS = {
     "ScenarioFile": {
         "name": "What the scenario shows, one line; the file name when left out.",
         "rules": "The rules folder, relative to this file; the repository's rules/ when left out.",
+        "models": "The models folder whose promoted models serve, relative to this file; the repository's"
+        " models/ when left out. Against a server (--target), the server's own serve.",
         "start": "The virtual clock's first moment: offsets such as +30d count from here.",
         "time_zone": "Times without a zone, and the days of offsets, are counted in this zone (UTC when left out).",
         "customers": "The customers of the scenario, each with a store of events of their own.",

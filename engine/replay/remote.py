@@ -3,9 +3,9 @@
 Isolation: each scenario's customers are sent under ids of their own, a per-run
 prefix and the scenario's number before the id the scenario gives, and the prefix
 is stripped from what comes back; so results read as they do in process, and
-runs against a shared server do not see one another's customers. The rules are the
-server's: the scenario's `rules:` only checks the ids it names and explains a rule
-that proposed nothing.
+runs against a shared server do not see one another's customers. The rules and models
+are the server's: the scenario's `rules:` only checks the ids it names and explains a
+rule that proposed nothing, and its `models:` is not read.
 """
 
 from __future__ import annotations

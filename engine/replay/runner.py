@@ -28,6 +28,7 @@ from engine.decision.types import Action, DecideRequest, Decision
 from engine.errors import ForestallError
 from engine.events import Event
 from engine.features.derive import Touch
+from engine.models.serving import LiveModels
 from engine.qa.runner import facts_as_of, why_not
 from engine.replay.scenario import Check, Expectation, ExpectedAction, Ingest, Report, Scenario, Step
 from engine.ruleset.live import LiveRuleSet
@@ -80,17 +81,21 @@ class LiveRuleSets:
 
 
 class InProcess(Target):
-    """A fresh SQLite store in a temporary folder and a DecisionEngine, per scenario."""
+    """A fresh SQLite store in a temporary folder and a DecisionEngine, per scenario, serving the
+    scenario's rules and the promoted models of its models folder (each folder loaded once a run)."""
 
     def __init__(self, rulesets: LiveRuleSets) -> None:
         self.rulesets = rulesets
+        self._models: dict[Path, LiveModels] = {}
 
     @contextmanager
     def session(self, scenario: Scenario) -> Iterator[Session]:
+        key = scenario.models.resolve()
+        models = self._models.get(key) or self._models.setdefault(key, LiveModels(key))
         with tempfile.TemporaryDirectory(prefix="forestall-replay-") as folder:
             store = open_store(Path(folder) / "store.db")
             try:
-                yield DecisionEngine(store, self.rulesets.live(scenario.rules))
+                yield DecisionEngine(store, self.rulesets.live(scenario.rules), models)
             finally:
                 store.close()
 

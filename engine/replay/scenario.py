@@ -6,6 +6,7 @@ One scenario a file, under `scenarios/` (`forestall replay scenarios/`):
     start: 2026-01-05T09:00:00             # the virtual clock's first moment
     time_zone: Europe/Paris                # optional (UTC): times without a zone and `+Nd` days are counted here
     rules: ../rules                        # optional: the rules folder, relative to this file (default: rules/)
+    models: ../models                      # optional: the models folder whose promoted models serve (default: models/)
     customers:
       - id: ada
         profile: {first_name: Ada, time_zone: Europe/Paris}
@@ -221,6 +222,7 @@ class ScenarioFile(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     description: str = ""
     rules: str | None = None
+    models: str | None = None
     start: Annotated[
         datetime,
         BeforeValidator(moment_of),
@@ -317,6 +319,7 @@ class Scenario:
     name: str
     file: str
     rules: Path
+    models: Path  # its promoted models serve in process; a server serves its own
     start: datetime
     customers: tuple[str, ...]
     steps: tuple[Step, ...]  # in the order the virtual clock reaches them
@@ -343,11 +346,16 @@ def scenario_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_scenarios(
-    paths: Iterable[Path], rulesets: RuleSets, default_rules: Path, rules: Path | None = None
+    paths: Iterable[Path],
+    rulesets: RuleSets,
+    default_rules: Path,
+    rules: Path | None = None,
+    default_models: Path = Path("models"),
 ) -> list[Scenario]:
     """The scenarios of the files and folders named; raises RuleSetInvalid listing every error.
 
-    `rules` replaces every scenario's rules folder; `default_rules` is for those that name none.
+    `rules` replaces every scenario's rules folder; `default_rules` and `default_models` are for
+    those that name none.
     """
     paths = list(paths)
     files = scenario_files(paths)
@@ -358,7 +366,7 @@ def load_scenarios(
     scenarios: list[Scenario] = []
     first_seen: dict[str, str] = {}
     for path in files:
-        scenario = _load_file(path, rulesets, default_rules, rules, errors)
+        scenario = _load_file(path, rulesets, (default_rules, default_models), rules, errors)
         if scenario is None:
             continue
         if scenario.name in first_seen:
@@ -373,7 +381,7 @@ def load_scenarios(
 
 
 def _load_file(
-    path: Path, rulesets: RuleSets, default_rules: Path, override: Path | None, errors: list[RuleError]
+    path: Path, rulesets: RuleSets, defaults: tuple[Path, Path], override: Path | None, errors: list[RuleError]
 ) -> Scenario | None:
     file = str(path)
     located = read_located(path, errors)
@@ -383,7 +391,12 @@ def _load_file(
     if spec is None:
         return None
     error = locator(located, file, errors)
+    default_rules, default_models = defaults
     folder = override or (path.parent / spec.rules if spec.rules else default_rules)
+    models = path.parent / spec.models if spec.models else default_models
+    if not models.is_dir():
+        error(("models",), "no-folder", f"the models folder {models} does not exist")
+        return None
     try:
         ruleset = rulesets(folder)
     except RuleSetInvalid as problem:
@@ -397,7 +410,7 @@ def _load_file(
         return None
     steps.sort(key=lambda step: (step.at, _PHASE[type(step)]))  # stable: customer and written order stay
     customers = tuple(c.id for c in spec.customers)
-    return Scenario(spec.name or path.stem, file, folder, builder.start, customers, tuple(steps))
+    return Scenario(spec.name or path.stem, file, folder, models, builder.start, customers, tuple(steps))
 
 
 class _Builder:

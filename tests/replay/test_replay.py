@@ -52,7 +52,7 @@ def test_the_json_report_is_byte_identical_run_after_run():
             "channel": "email",
             "send_at": "2026-01-05T09:00:00+00:00",
             "valid_until": "2026-02-04T09:00:00+00:00",
-            "score": 600.0,
+            "score": 97.02,  # priority 5 x value 120 x the response model's 0.1617 on email
             "text": "Hello Ada, your EcoTherm 30 combi boiler is due for its yearly service in 25 days. "
             "Book a visit now.",
             "matched_facts": {"asset.category": "boiler", "asset.days_until_service": "25"},
@@ -106,7 +106,7 @@ it proposed nothing
 
 
 def test_a_wrong_channel_says_what_came_back_instead(tmp_path):
-    scenario = tmp_path / "sms.yaml"
+    scenario = tmp_path / "email.yaml"
     scenario.write_text(
         textwrap.dedent("""\
         start: 2026-01-05T09:00:00Z
@@ -114,7 +114,7 @@ def test_a_wrong_channel_says_what_came_back_instead(tmp_path):
           - id: ada
             timeline: [{at: -340d, purchase: boiler-ecotherm-30}]
             checkpoints:
-              - {name: reminder, at: +0d, expect: {actions: [{rule: boiler-service-due, channel: sms}]}}
+              - {name: reminder, at: +0d, expect: {actions: [{rule: boiler-service-due, channel: email}]}}
         """)
     )
 
@@ -123,10 +123,10 @@ def test_a_wrong_channel_says_what_came_back_instead(tmp_path):
     assert code == 2
     assert out.splitlines()[1:6] == [
         f"  checkpoint `reminder` ({scenario}:6), ada at 2026-01-05T09:00:00+00:00",
-        "    expected boiler-service-due via sms: it came back via email, not sms",
+        "    expected boiler-service-due via email: it came back via sms, not email",
         "    got:",
-        "      1. boiler-service-due -> boiler-service-booking (maintenance_due) via email, "
-        "sent at 2026-01-05T09:00:00+00:00, score 600",
+        "      1. boiler-service-due -> boiler-service-booking (maintenance_due) via sms, "
+        "sent at 2026-01-05T09:00:00+00:00, score 126.6",
         "         because boiler-service-due: asset.category=boiler, asset.days_until_service=25",
     ]
 
@@ -199,3 +199,29 @@ def test_a_broken_rules_folder_exits_1(tmp_path):
 
     assert code == 1
     assert "no-catalogue" in out
+
+
+def test_a_scenario_names_the_models_that_serve_it(tmp_path):
+    (tmp_path / "no-models").mkdir()
+    body = """\
+        start: 2026-01-05T09:00:00Z
+        models: {models}
+        customers:
+          - id: ada
+            timeline: [{{at: -340d, purchase: boiler-ecotherm-30}}]
+            checkpoints: [{{at: +0d, expect: {{actions: [{{rule: boiler-service-due, channel: email}}]}}}}]
+        """
+    without = tmp_path / "without.yaml"
+    without.write_text(textwrap.dedent(body.format(models="no-models")))
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(textwrap.dedent(body.format(models="nowhere")))
+
+    code, out = run_replay(str(without), report_format="json")
+    [checkpoint] = json.loads(out)["scenarios"][0]["checkpoints"]
+
+    assert code == 0  # no response model: the rule's first channel, ranked by priority x value
+    assert [(a["channel"], a["score"]) for a in checkpoint["actions"]] == [("email", 600.0)]
+    assert run_replay(str(missing)) == (
+        1,
+        f"1 error occurred:\n{missing}:2:1: no-folder: the models folder {tmp_path}/nowhere does not exist\n",
+    )

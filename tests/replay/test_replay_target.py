@@ -5,11 +5,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from engine.api.server import RunningServer
+import pytest
+
+from engine.api.server import RunningServer, start_server
+from engine.config import Settings
 from tests.conftest import REPO
 from tests.replay.conftest import run_replay
+
+
+@pytest.fixture
+def server(tmp_path: Path, rules_dir: Path) -> Iterator[RunningServer]:
+    """A server with the repository's rules and models, as scenarios replay in process."""
+    settings = Settings(
+        port=0,
+        store=tmp_path / "store.db",
+        rules_dir=rules_dir,
+        models_dir=REPO / "models",
+        rules_poll_seconds=0,
+        models_poll_seconds=0,
+    )
+    running = start_server(settings)
+    yield running
+    running.stop(grace=1)
 
 
 def test_the_library_gives_byte_identical_json_in_process_and_against_a_server(server: RunningServer):
@@ -33,13 +53,14 @@ def test_runs_against_one_server_do_not_see_each_others_customers(server: Runnin
 
 
 def test_a_failure_against_the_server_reads_as_in_process(server: RunningServer, tmp_path):
-    scenario = tmp_path / "sms.yaml"
+    scenario = tmp_path / "email.yaml"
     scenario.write_text(
         "start: 2026-01-05T09:00:00Z\n"
         "customers:\n"
         "  - id: ada\n"
         "    timeline: [{at: -340d, purchase: boiler-ecotherm-30}]\n"
-        "    checkpoints: [{name: reminder, at: +0d, expect: {actions: [{rule: boiler-service-due, channel: sms}]}}]\n"
+        "    checkpoints:\n"
+        "      [{name: reminder, at: +0d, expect: {actions: [{rule: boiler-service-due, channel: email}]}}]\n"
     )
 
     in_process = run_replay(str(scenario))
@@ -47,7 +68,7 @@ def test_a_failure_against_the_server_reads_as_in_process(server: RunningServer,
 
     assert remote == in_process
     assert remote[0] == 2
-    assert "expected boiler-service-due via sms: it came back via email, not sms" in remote[1]
+    assert "expected boiler-service-due via email: it came back via sms, not email" in remote[1]
 
 
 def test_the_command_exits_1_when_the_server_cannot_be_reached():
