@@ -33,6 +33,9 @@ class Behaviour:
     satisfaction_mean: float = 0.72  # the level customers drift back to, on average
     satisfaction_spread: float = 0.1
     satisfaction_drift: float = 0.02  # share of the gap to their own level closed each day
+    consumables_owned: tuple[int, ...] = (0, 1, 1, 2, 2, 3)  # how many consumables a newcomer uses, drawn from
+    asset_owner_share: float = 0.5  # of newcomers with an asset
+    follow_on_buyer_share: float = 0.15  # of newcomers buying something a purchase follows (a stroller, a tent)
     new_item_rate: float = 1 / 500  # chance a day of buying something new to own (an asset, a stroller...)
 
     # --- churn: hazard x exp(slope x (mean - satisfaction)); churned customers do nothing more

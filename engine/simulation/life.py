@@ -147,16 +147,16 @@ class World:
     # ---- tasks ------------------------------------------------------------------------------------
 
     def _on_join(self, customer: Customer, day: int, task: Task) -> None:
-        rng, market = self.rng, self.market
+        rng, market, b = self.rng, self.market, self.behaviour
         self.joined[customer.index] = True
         at = self._afternoon(day)
         profile = ProfileUpdate(first_name="Sam", time_zone=customer.time_zone, consent_granted=CONSENTED)
         self._emit(customer, at, profile)
-        for product in rng.sample(market.consumables, min(len(market.consumables), rng.choice((0, 1, 1, 2, 2, 3)))):
+        for product in rng.sample(market.consumables, min(len(market.consumables), rng.choice(b.consumables_owned))):
             self._use(customer, product, day)
-        if market.assets and rng.random() < 0.5:
+        if market.assets and rng.random() < b.asset_owner_share:
             self._own(customer, rng.choice(market.assets), day, at)
-        if market.follow_ons and rng.random() < 0.15:
+        if market.follow_ons and rng.random() < b.follow_on_buyer_share:
             self._buy_follow_on_starter(customer, day, at)
         if not customer.supplies and not customer.assets and not customer.follow_ons:
             self._buy_something_new(customer, day)
@@ -171,7 +171,7 @@ class World:
             supply.lost = True
             self._feel(customer, -self.behaviour.satisfaction_per_day_out * days_out)
             return
-        self._refill(customer, supply, day, self._afternoon(day), self.rng.choice(ORDER_CHANNELS))
+        self._refill(customer, supply, day, self._afternoon(day), self._order_channel())
 
     def _on_service(self, customer: Customer, day: int, task: Task) -> None:
         asset = task.item
@@ -206,7 +206,7 @@ class World:
             return
         need.done = True  # bought now, from us or elsewhere
         if self.rng.random() < self.behaviour.follow_on_self_share:
-            self._buy(customer, self._afternoon(day), [(need.goods, 1)], self.rng.choice(ORDER_CHANNELS))
+            self._buy(customer, self._afternoon(day), [(need.goods, 1)], self._order_channel())
 
     def _on_delay(self, customer: Customer, day: int, task: Task) -> None:
         self._emit(customer, self._afternoon(day), OrderStatus(order_id=str(task.item), state="delayed"))
@@ -233,17 +233,20 @@ class World:
     # ---- what customers do ------------------------------------------------------------------------
 
     def _buy_something_new(self, customer: Customer, day: int) -> None:
+        """An asset they do not own yet, or something a purchase follows, whichever a coin picks."""
         market, rng = self.market, self.rng
         at = self._afternoon(day)
-        if market.follow_ons and (not market.assets or rng.random() < 0.5):
+        owned = [asset.product.id for asset in customer.assets]
+        assets = [product for product in market.assets if product.id not in owned]
+        if market.follow_ons and (not assets or rng.random() < 0.5):
             self._buy_follow_on_starter(customer, day, at)
-        elif market.assets:
-            self._own(customer, rng.choice(market.assets), day, at)
+        elif assets:
+            self._own(customer, rng.choice(assets), day, at)
 
     def _own(self, customer: Customer, product: Product, day: int, at: datetime) -> None:
         """Buy an asset, and start using it: services, meter readings, and what it uses up."""
         rng = self.rng
-        self._buy(customer, at, [(self.market.goods(product), 1)], rng.choice(ORDER_CHANNELS))
+        self._buy(customer, at, [(self.market.goods(product), 1)], self._order_channel())
         hours = rng.uniform(6, 16) if product.service_interval_usage else 0.0
         asset = OwnedAsset(product, self.market.goods(product), day, hours)
         customer.assets.append(asset)
@@ -266,7 +269,7 @@ class World:
         """Buy something another purchase typically follows (a stroller, a tent), and start needing that."""
         market, rng = self.market, self.rng
         product, _ = rng.choice(market.follow_ons)
-        self._buy(customer, at, [(market.goods(product), 1)], rng.choice(ORDER_CHANNELS))
+        self._buy(customer, at, [(market.goods(product), 1)], self._order_channel())
         for after, follow_on in market.follow_ons:
             if after.id == product.id:
                 due = day + follow_on.typical_after_days * rng.lognormvariate(0, 0.1)
@@ -343,6 +346,9 @@ class World:
     def _feel(self, customer: Customer, change: float) -> None:
         index = customer.index
         self.satisfaction[index] = min(1.0, max(0.0, float(self.satisfaction[index]) + change))
+
+    def _order_channel(self) -> Channel:
+        return Channel.WEB if self.rng.random() < self.behaviour.web_share else Channel.POS
 
     def _afternoon(self, day: int) -> datetime:
         return self.clock.at(day, self.rng.uniform(*AFTERNOON))
