@@ -88,7 +88,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--models", type=Path, metavar="DIR", help="decide with the promoted models of DIR (none)")
     parser.add_argument("--store-dir", type=Path, metavar="DIR", help="keep the store and rules here (scratch)")
     parser.add_argument(
-        "--control-share", type=float, help="the share of customers held out, above 0 and at most 1 (the policy's)"
+        "--control-share",
+        type=float,
+        help="the share of customers held out, above 0 and at most 1 (the policy's, or 0.1)",
     )
     parser.add_argument(
         "--sweep-every", type=int, default=DEFAULT_SWEEP_EVERY, metavar="DAYS", help="days between sweeps (14)"

@@ -27,6 +27,8 @@ def _channel_log_odds() -> dict[Channel, float]:
 
 @dataclass(frozen=True)
 class Behaviour:
+    """The population model's parameters (the module's docstring says how to read them)."""
+
     # --- who they are
     joining_share: float = 0.1  # customers whose first purchase falls inside the simulated period
     history_days: int = 700  # how far back the history of the others goes

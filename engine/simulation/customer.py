@@ -108,6 +108,8 @@ Item = Supply | OwnedAsset | FollowOnNeed | Grievance
 
 @dataclass
 class Customer:
+    """One simulated customer: what they own and use up, what they will need, and when they were contacted."""
+
     index: int
     customer_id: str
     taste: float  # their own readiness to respond to contact, in log-odds

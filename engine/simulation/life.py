@@ -59,6 +59,8 @@ class Task:
 
 
 class World:
+    """The population, its latent state and its agenda, living one day per `live` call."""
+
     def __init__(
         self, customers: int, days: int, catalogue: Catalogue, clock: Clock, seed: int, behaviour: Behaviour
     ) -> None:

@@ -66,6 +66,8 @@ Progress = Callable[[int, Counts], None]
 
 
 class Simulation:
+    """A world and a decision engine, run together day by day (the module's docstring says how)."""
+
     def __init__(self, world: World, engine: DecisionEngine, days: int, sweep_every: int = DEFAULT_SWEEP_EVERY) -> None:
         self.world = world
         self.engine = engine

@@ -44,6 +44,8 @@ class Goods:
 
 @dataclass(frozen=True)
 class Market:
+    """The catalogue as simulated customers shop in it: what to own, use up and follow on, and at what price."""
+
     catalogue: Catalogue
 
     def price(self, product: Product) -> float:
