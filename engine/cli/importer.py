@@ -160,7 +160,8 @@ def _rejects_file(path: Path | None, export: PurchaseExport) -> Iterator[Callabl
 class ProgressLine:
     """Rows and rows per second on one line of a terminal, redrawn a few times a second.
 
-    When the stream is not a terminal (a log), a line every few seconds instead.
+    When the stream is not a terminal (a log), a line every few seconds instead. Other
+    commands draw their own lines with `due` and `show`.
     """
 
     def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
@@ -185,15 +186,23 @@ class ProgressLine:
         if self._counting and total is not None:  # the count is done: the import starts
             self._counting = False
             self._started = now
-        if now - self._shown < self._interval:
+        if not self.due(now):
             return
-        self._shown = now
         rate = rows / (now - self._started) if now > self._started else 0.0
         if total is None:
-            line = f"counting rows: {rows:,} ({rate:,.0f} rows/s)"
+            self.show(f"counting rows: {rows:,} ({rate:,.0f} rows/s)")
         else:
             share = rows / total if total else 1.0
-            line = f"importing: {rows:,} of {total:,} rows ({share:.0%}), {rate:,.0f} rows/s"
+            self.show(f"importing: {rows:,} of {total:,} rows ({share:.0%}), {rate:,.0f} rows/s")
+
+    def due(self, now: float) -> bool:
+        """Whether a line is due at `now`: the last one is old enough. Counts it as shown."""
+        if now - self._shown < self._interval:
+            return False
+        self._shown = now
+        return True
+
+    def show(self, line: str) -> None:
         if self._terminal:
             self._stream.write("\r" + line.ljust(self._width))
             self._width = len(line)

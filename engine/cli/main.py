@@ -9,6 +9,7 @@ Examples:
   forestall train --store var/forestall.db   # next-purchase, response and churn models, judged on held-out time
   forestall models list               # trained models, flagged and promoted ones marked
   forestall report --from 2026-03-01 --to 2026-04-01   # effectiveness metrics and uplift, HTML and JSON
+  forestall simulate --customers 2000 --days 365 --report sim.html   # a synthetic population, Forestall deciding
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli import customer, explain, importer, models, replay, report, rules, serve, train
+from engine.cli import customer, explain, importer, models, replay, report, rules, serve, simulate, train
 from engine.errors import ForestallError
 
 # Each command group registers its own subcommands.
-COMMAND_GROUPS = (serve, rules, replay, explain, customer, importer, train, models, report)
+COMMAND_GROUPS = (serve, rules, replay, explain, customer, importer, train, models, report, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from engine.metrics.report import report_document
 from engine.metrics.uplift import DEFAULT_REPLICATES
 from engine.ruleset.loader import load_rule_set
 from engine.store import open_store
+from engine.store.base import Store
 
 PROGRESS_EVERY = 10_000
 
@@ -82,29 +83,41 @@ def _report(args: argparse.Namespace) -> int:
         args.control_share = control.share if args.control_share is None else args.control_share
         args.salt = control.salt if args.salt is None else args.salt
     configure_logging(settings.log_format, settings.log_level, settings.log_key)  # on stderr
-    assignment = HashAssignment(args.control_share, args.salt)
     store = open_store(args.store or settings.store)
     try:
-        computation = compute(_counted(read_customers(store)), Period(args.start, args.end))
+        period = Period(args.start, args.end)
+        document = effectiveness(store, period, args.control_share, args.salt, args.seed, args.replicates)
     finally:
         store.close()
-    document = report_document(
-        computation,
-        assignment,
-        {"method": "sha256 hash", "control_share": args.control_share, "salt": args.salt},
-        seed=args.seed,
-        replicates=args.replicates,
-    )
     args.out.write_text(render(document), encoding="utf-8")
     to_stdout = str(args.json) == "-"
     if args.json is not None:
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        text = json_text(document)
         if to_stdout:
             sys.stdout.write(text)
         else:
             args.json.write_text(text, encoding="utf-8")
     _summary(document, args.out, sys.stderr if to_stdout else sys.stdout)
     return 0
+
+
+def effectiveness(
+    store: Store, period: Period, control_share: float, salt: str, seed: int = 0, replicates: int = DEFAULT_REPLICATES
+) -> dict[str, Any]:
+    """The report document of a period from a store, control customers chosen by hash (`HashAssignment`)."""
+    computation = compute(_counted(read_customers(store)), period)
+    return report_document(
+        computation,
+        HashAssignment(control_share, salt),
+        {"method": "sha256 hash", "control_share": control_share, "salt": salt},
+        seed=seed,
+        replicates=replicates,
+    )
+
+
+def json_text(document: dict[str, Any]) -> str:
+    """The report's JSON twin, as written to a file."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def _counted(customers: Iterable[CustomerRecord]) -> Iterator[CustomerRecord]:
