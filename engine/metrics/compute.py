@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from engine.events import Complaint, ContactOutcome, Event, OrderStatus, Purchase, Review
+from engine.events import Complaint, ContactMade, ContactOutcome, Event, OrderStatus, Purchase, Review
 from engine.metrics.definitions import GOOD_RATING, METRICS, WINDOW, Component, Metric
 from engine.store.base import Store, StoredDecision, StoredOutcome
 from engine.vocabulary import Outcome
@@ -179,7 +179,11 @@ def tally(customer: CustomerRecord, period: Period, actions: Iterable[ActionResu
         for e in events
         if isinstance(e.payload, Complaint) and e.payload.state == "opened" and e.occurred_at in period
     }
-    in_base = any(min(start, end - WINDOW) <= e.occurred_at < end for e in events)
+    in_base = any(
+        min(start, end - WINDOW) <= e.occurred_at < end
+        for e in events
+        if not isinstance(e.payload, ContactMade | ContactOutcome)  # what Forestall did, and answers to it
+    )
     period_actions = [a for a in actions if a.as_of in period]
     return {
         Component.CUSTOMERS: float(in_base),

@@ -49,9 +49,11 @@ class Component(StrEnum):
 
 
 COMPONENTS: dict[Component, str] = {
-    Component.CUSTOMERS: "K_total, the customer base of the period: customers with at least one event of any kind"
-    " in the period or in the 365 days before its end. A customer not heard from for a year drops out, so the"
-    " base does not swell with everyone who ever bought once; anyone with an event in the period is in it.",
+    Component.CUSTOMERS: "K_total, the customer base of the period: customers with at least one event of their own"
+    " in the period or in the 365 days before its end; what Forestall sent them and their answers to it (contact"
+    " made and contact outcome events) do not count, so contacting a customer does not put them in the base."
+    " A customer not heard from for a year drops out, so the base does not swell with everyone who ever bought"
+    " once; anyone with an event of their own in the period is in it.",
     Component.SATISFIED: "K_satisfied: customers whose latest review in the 365 days before the period end rated"
     f" {GOOD_RATING} or 5 (of 1 to 5). A customer without a review in that year is not counted as satisfied.",
     Component.CUSTOMERS_AT_START: "K_start: customers active at the period start, that is with at least one"

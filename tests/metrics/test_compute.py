@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from engine.metrics.compute import Funnel, MetricValue, Period, compute, funnels, months, read_customers
+from engine.events import ContactMade, ContactOutcome, Event
+from engine.metrics.compute import (
+    CustomerRecord,
+    Funnel,
+    MetricValue,
+    Period,
+    compute,
+    funnels,
+    months,
+    read_customers,
+    tally,
+)
 from engine.metrics.definitions import Component
 from engine.store.sqlite import SqliteStore
+from engine.vocabulary import Channel, Outcome
 from tests.metrics.dataset import CUSTOMERS, day, fill
 
 MARCH = Period(day("2026-03-01"), day("2026-04-01"))
@@ -223,3 +237,21 @@ def test_read_from_a_store_the_metrics_are_the_same(tmp_path):
     assert from_store.actions == compute(CUSTOMERS, MARCH).actions
     assert (from_store.customers_read, from_store.compacted_customers) == (12, 0)
     assert cohort.overall.customer_ids == ("c09", "c10")
+
+
+def test_contacts_and_answers_to_them_do_not_put_a_customer_in_the_base():
+    sent = Event(
+        event_id="contact:d1:a1",
+        customer_id="quiet",
+        occurred_at=datetime(2026, 3, 10, tzinfo=UTC),
+        payload=ContactMade(channel=Channel.EMAIL, decision_id="d1", action_id="a1"),
+    )
+    answered = Event(
+        event_id="outcome:d1:a1:opened",
+        customer_id="quiet",
+        occurred_at=datetime(2026, 3, 11, tzinfo=UTC),
+        payload=ContactOutcome(decision_id="d1", action_id="a1", outcome=Outcome.OPENED),
+    )
+    march = Period(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+
+    assert tally(CustomerRecord("quiet", (sent, answered)), march)[Component.CUSTOMERS] == 0
