@@ -102,7 +102,7 @@ def explanation_of(trace: Trace) -> Explanation:
         if (match.rule_id, match.fact_ids[0]) not in proposed:
             channels = trace.ruleset.by_id[match.rule_id].rule.then.channels
             closed = "; ".join(f"{c.value}: {trace.closed.get(c, 'open')}" for c in channels)
-            reason = f"matched, but no channel the rule allows is open ({closed})"
+            reason = f"no channel the rule allows is open ({closed})"
             considered.append(Considered(match.rule_id, match.fact_ids[0], "no channel", reason))
     matched = {m.rule_id for m in trace.matches}
     for rule in trace.ruleset.rules:

@@ -5,7 +5,8 @@ prefix and the scenario's number before the id the scenario gives, and the prefi
 is stripped from what comes back; so results read as they do in process, and
 runs against a shared server do not see one another's customers. The rules and models
 are the server's: the scenario's `rules:` only checks the ids it names and explains a
-rule that proposed nothing, and its `models:` is not read.
+rule that proposed nothing, and its `models:` is not read. A scenario with a `policy:`
+of its own cannot run against a server: it is reported as an error.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Remote(Target):
 
     @contextmanager
     def session(self, scenario: Scenario) -> Iterator[Session]:
+        if scenario.policy is not None:
+            raise RemoteRefused("the scenario sets its own policy, which a server cannot take: replay it in process")
         prefix = f"replay-{self.run_id}-{next(self._numbers)}/"
         yield _RemoteSession(self.stub, self.admin, prefix, self.metadata)
 

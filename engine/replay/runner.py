@@ -12,15 +12,16 @@ checkpoint decides as of its moment and is judged against its expectations.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from engine.decision.engine import DecisionEngine, OutcomeReport
 from engine.decision.explain import Explanation
@@ -29,14 +30,15 @@ from engine.errors import ForestallError
 from engine.events import Event
 from engine.features.derive import Touch
 from engine.models.serving import LiveModels
+from engine.policy import Policy
 from engine.qa.runner import facts_as_of, why_not
 from engine.replay.scenario import Check, Expectation, ExpectedAction, Ingest, Report, Scenario, Step
-from engine.ruleset.live import LiveRuleSet
+from engine.ruleset.live import LiveRuleSet, Loaded
 from engine.ruleset.loader import RuleSet
 from engine.store import open_store
 
 INGEST_BATCH = 1000  # the most IngestEvents takes at once
-_POLICY_VERDICTS = ("dropped", "no channel", "held out")  # a rule matched and the policy kept its action out
+_POLICY_VERDICTS = ("dropped", "held out")  # a rule matched and the policy kept its action out
 
 
 class Session(Protocol):
@@ -92,12 +94,31 @@ class InProcess(Target):
     def session(self, scenario: Scenario) -> Iterator[Session]:
         key = scenario.models.resolve()
         models = self._models.get(key) or self._models.setdefault(key, LiveModels(key))
+        rules = self.rulesets.live(scenario.rules)
+        if scenario.policy is not None:
+            rules = cast(LiveRuleSet, _WithPolicy(rules, scenario.policy))
         with tempfile.TemporaryDirectory(prefix="forestall-replay-") as folder:
             store = open_store(Path(folder) / "store.db")
             try:
-                yield DecisionEngine(store, self.rulesets.live(scenario.rules), models)
+                yield DecisionEngine(store, rules, models)
             finally:
                 store.close()
+
+
+class _WithPolicy:
+    """A rule set as served, with a scenario's own policy in place of its folder's; its version says so."""
+
+    def __init__(self, live: LiveRuleSet, policy: Policy) -> None:
+        served = live.current
+        digest = hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:8]
+        ruleset = replace(served.ruleset, policy=policy, version=f"{served.ruleset.version}+policy-{digest}")
+        self.current = replace(served, ruleset=ruleset)
+        self._live = live
+
+    @contextmanager
+    def use(self) -> Iterator[Loaded]:
+        with self._live.use():  # keeps the matcher alive while it is used
+            yield self.current
 
 
 # ---- results -------------------------------------------------------------------------------------
@@ -196,14 +217,18 @@ def run_scenarios(scenarios: Iterable[Scenario], target: Target, rulesets: LiveR
 def run_scenario(scenario: Scenario, target: Target, rulesets: LiveRuleSets) -> ScenarioResult:
     """`rulesets` gives the scenario's rules, to explain an expected rule that proposed nothing."""
     replay = _Replay(scenario, rulesets.ruleset(scenario.rules))
-    with target.session(scenario) as session:
-        for steps in _grouped(scenario.steps):
-            try:
-                replay.do(session, steps)
-            except (ForestallError, _StepFailed) as exc:
-                step = steps[0]
-                replay.errors.append(StepError(step.at, step.customer, step.line, str(exc)))
-                break
+    try:
+        with target.session(scenario) as session:
+            for steps in _grouped(scenario.steps):
+                try:
+                    replay.do(session, steps)
+                except (ForestallError, _StepFailed) as exc:
+                    step = steps[0]
+                    replay.errors.append(StepError(step.at, step.customer, step.line, str(exc)))
+                    break
+    except ForestallError as exc:  # the target refused the scenario itself
+        first = scenario.steps[0]
+        replay.errors.append(StepError(first.at, first.customer, first.line, str(exc)))
     return ScenarioResult(scenario, tuple(replay.checks), tuple(replay.errors))
 
 
@@ -259,6 +284,8 @@ class _Replay:
             facts = facts_as_of(self.ruleset, self.ingested[check.customer], check.at, touch)
             hint, seen = why_not(self.ruleset.by_id[rule_id], facts)
             kept_out = [c for c in explained.considered if c.rule_id == rule_id] if explained else []
+            if kept_out and kept_out[0].verdict == "no channel":
+                return f"matched, but {kept_out[0].reason}", seen
             if kept_out and kept_out[0].verdict in _POLICY_VERDICTS:
                 return f"matched, but {kept_out[0].verdict}: {kept_out[0].reason}", seen
             return f"proposed nothing{hint}", seen

@@ -7,6 +7,7 @@ One scenario a file, under `scenarios/` (`forestall replay scenarios/`):
     time_zone: Europe/Paris                # optional (UTC): times without a zone and `+Nd` days are counted here
     rules: ../rules                        # optional: the rules folder, relative to this file (default: rules/)
     models: ../models                      # optional: the models folder whose promoted models serve (default: models/)
+    policy: {contact: {capacity: {call_centre: 1}}}   # optional: replaces the folder's policy.yaml (in process only)
     customers:
       - id: ada
         profile: {first_name: Ada, time_zone: Europe/Paris}
@@ -73,6 +74,7 @@ from pydantic_core import PydanticCustomError
 
 from engine.errors import RuleError, RuleSetInvalid
 from engine.events import EARLIEST, LATEST, Event, Identifier
+from engine.policy import Policy
 from engine.qa.authoring import (
     EVENT_TYPES,
     SHORT_NAMES,
@@ -223,6 +225,7 @@ class ScenarioFile(BaseModel):
     description: str = ""
     rules: str | None = None
     models: str | None = None
+    policy: Policy | None = None
     start: Annotated[
         datetime,
         BeforeValidator(moment_of),
@@ -320,6 +323,7 @@ class Scenario:
     file: str
     rules: Path
     models: Path  # its promoted models serve in process; a server serves its own
+    policy: Policy | None  # replaces the rules folder's, in process; None: the folder's
     start: datetime
     customers: tuple[str, ...]
     steps: tuple[Step, ...]  # in the order the virtual clock reaches them
@@ -410,7 +414,7 @@ def _load_file(
         return None
     steps.sort(key=lambda step: (step.at, _PHASE[type(step)]))  # stable: customer and written order stay
     customers = tuple(c.id for c in spec.customers)
-    return Scenario(spec.name or path.stem, file, folder, models, builder.start, customers, tuple(steps))
+    return Scenario(spec.name or path.stem, file, folder, models, spec.policy, builder.start, customers, tuple(steps))
 
 
 class _Builder:
@@ -581,4 +585,10 @@ def _check_scenario_ids(spec: ScenarioFile, ruleset: RuleSet, error: Callable[[D
                 at = ("customers", c_index, "timeline", index, "outcome")
                 rules.append(((*at, "rule"), entry.outcome.rule))
                 offers += [((*at, "offer"), entry.outcome.offer)] if entry.outcome.offer else []
+    if spec.policy is not None:  # what it names must exist, as in policy.yaml
+        levers, at = spec.policy.priority.levers, ("policy", "priority", "levers")
+        rules += [((*at, "rules", rule_id), rule_id) for rule_id in levers.rules]
+        offers += [((*at, "offers", offer_id), offer_id) for offer_id in levers.offers]
+        windows = spec.policy.eligibility.offers
+        offers += [(("policy", "eligibility", "offers", i, "offer"), w.offer) for i, w in enumerate(windows)]
     check_ids(ruleset, rules, offers, error)

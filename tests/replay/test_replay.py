@@ -74,6 +74,7 @@ def test_a_broken_rule_fails_the_scenarios_that_rely_on_it_and_says_why(tmp_path
         "scenarios/edge/two_customers.yaml",
         "scenarios/maintenance/boiler_yearly_service.yaml",
         *(f"scenarios/policy/{name}.yaml" for name in ("consent_and_stock", "cooldown", "frequency_cap")),
+        "scenarios/policy/own/offer_window.yaml",
         *(f"scenarios/policy/{name}.yaml" for name in ("send_time", "suppression")),
     ]
     assert code == 2
@@ -224,4 +225,32 @@ def test_a_scenario_names_the_models_that_serve_it(tmp_path):
     assert run_replay(str(missing)) == (
         1,
         f"1 error occurred:\n{missing}:2:1: no-folder: the models folder {tmp_path}/nowhere does not exist\n",
+    )
+
+
+def test_a_scenarios_own_policy_is_checked_like_policy_yaml(tmp_path):
+    scenario = tmp_path / "policy.yaml"
+    written = textwrap.dedent("""\
+        start: 2026-01-05T09:00:00Z
+        policy:
+          contact: {caps: [{channels: [sms], at_most: 100, days: 7}]}
+          eligibility: {offers: [{offer: boiler-servise-booking, valid_until: 2026-02-01}]}
+        customers:
+          - id: ada
+            checkpoints: [{at: +0d, expect: {empty: true}}]
+        """)
+    scenario.write_text(written)
+    too_many = run_replay(str(scenario))
+    scenario.write_text(written.replace("at_most: 100", "at_most: 1"))
+    misspelt = run_replay(str(scenario))
+
+    assert too_many == (
+        1,
+        f"1 error occurred:\n{scenario}:3:38: invalid-value: policy.contact.caps[0].at_most: "
+        "Input should be less than or equal to 50\n",
+    )
+    assert misspelt == (
+        1,
+        f"1 error occurred:\n{scenario}:4:27: unknown-offer: offer `boiler-servise-booking` is not in the catalogue;"
+        " did you mean `boiler-service-booking`?\n",
     )

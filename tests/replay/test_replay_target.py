@@ -32,13 +32,26 @@ def server(tmp_path: Path, rules_dir: Path) -> Iterator[RunningServer]:
     running.stop(grace=1)
 
 
+# Scenarios with a policy of their own run in process only.
+SERVABLE = [str(p) for p in sorted(Path("scenarios").rglob("*.yaml")) if "own" not in p.parts]
+
+
 def test_the_library_gives_byte_identical_json_in_process_and_against_a_server(server: RunningServer):
-    in_process = run_replay("scenarios", report_format="json")
-    remote = run_replay("scenarios", report_format="json", target=f"127.0.0.1:{server.port}")
+    in_process = run_replay(*SERVABLE, report_format="json")
+    remote = run_replay(*SERVABLE, report_format="json", target=f"127.0.0.1:{server.port}")
 
     assert in_process[0] == 0, in_process[1]
     assert remote == in_process
-    assert json.loads(remote[1])["passed"] == len(list(Path("scenarios").rglob("*.yaml")))
+    assert json.loads(remote[1])["passed"] == len(SERVABLE) > 15
+
+
+def test_a_scenario_with_a_policy_of_its_own_is_refused_by_a_server(server: RunningServer):
+    scenario = "scenarios/policy/own/capacity.yaml"
+
+    code, out = run_replay(scenario, target=f"127.0.0.1:{server.port}")
+
+    assert code == 2
+    assert "the scenario sets its own policy, which a server cannot take: replay it in process" in out
 
 
 def test_runs_against_one_server_do_not_see_each_others_customers(server: RunningServer):
