@@ -1,29 +1,31 @@
 """What do models add to a decision? Decide with and without the three models serving.
 
     python bench/decide_models.py
-    python bench/decide_models.py --customers 300 --runs 5
+    python bench/decide_models.py --customers 300 --runs 7
 
 Models are trained on a generated population (engine/models/synthetic.py) into a
 scratch folder and promoted; the customers decided for are another generated
 population, in a fresh SQLite store. The decision path runs in this process, on
-one thread, without gRPC, in four configurations measured in the same run:
+one thread, without gRPC, in three pairs of configurations, each pair without and
+with models serving, all measured in the same run, alternately:
 
-- the sample rules, no model: the baseline;
-- the sample rules, models serving: only the response model scores (it ranks
-  actions and picks channels); no sample rule reads a score;
+- the sample rules: only the response model scores (it ranks actions and picks
+  channels); no sample rule reads a score;
 - the sample rules and a rule reading every score (`score.churn`,
-  `score.next_purchase` on category facts, `score.response_sms`), no model: the
-  second baseline;
-- the same, models serving: all three models score, next purchase once per
-  category the customer bought in.
+  `score.next_purchase` on category facts, `score.response_sms`): all three models
+  score, next purchase once per category the customer bought in;
+- the same, and ten rules proposing an action for every customer (the policy's
+  diversity limits raised so that all of them are returned): all three models
+  score, and rank ten candidates and more.
 
 Reported: the median microseconds per Decide over `--runs` runs, what models add
-to their baseline, and the candidates (actions proposed) per decision.
+to their baseline (the same rules without models), and the actions per decision.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import tempfile
@@ -63,6 +65,27 @@ rules:
     then: {offer: care-call, value: 1, priority: 1, channels: [email]}
 """
 
+TEN_CANDIDATES = "rules:\n" + "".join(
+    f"""
+  - id: candidate-{n}
+    description: proposed for every customer, so that a decision ranks ten candidates
+    family: problem_prevention
+    when: {{fact: customer.purchase_count, at_least: 0}}
+    then: {{offer: bench-offer-{n}, value: {n}, priority: 1, channels: [email, sms, push]}}
+"""
+    for n in range(1, 11)
+)
+# Appended to the catalogue's offers (its last list): one offer per candidate, proposed once per subject each.
+TEN_OFFERS = "".join(
+    f"""
+  - id: bench-offer-{n}
+    title: Offer {n}
+    template: "Hello {{customer.first_name}}, offer {n}."
+"""
+    for n in range(1, 11)
+)
+RAISED_DIVERSITY = "diversity: {per_subject: 20, per_family: 20}\n"
+
 
 def train_models(folder: Path, customers: int) -> None:
     catalogue = load_rule_set(REPO / "rules").catalogue
@@ -84,20 +107,39 @@ def engine(rules: Path, models: Path | None, store: Path) -> Iterator[DecisionEn
         opened.close()
 
 
-def microseconds_per_decide(decider: DecisionEngine, customers: list[str]) -> tuple[float, float]:
-    """Microseconds per decision over every customer, and the candidates per decision."""
-    candidates = 0
-    started = time.perf_counter()
+def microseconds_per_decide(decider: DecisionEngine, customers: list[str]) -> tuple[float, float, float]:
+    """Microseconds per decision over every customer, of the deciding thread's CPU time and of wall
+    time, and the actions per decision."""
+    actions = 0
+    cpu, wall = time.thread_time(), time.perf_counter()
     for customer in customers:
-        candidates += len(decider.decide(DecideRequest(customer, UNTIL, max_actions=100)).actions)
-    return (time.perf_counter() - started) / len(customers) * 1e6, candidates / len(customers)
+        actions += len(decider.decide(DecideRequest(customer, UNTIL, max_actions=100)).actions)
+    per_decision = 1e6 / len(customers)
+    return (
+        (time.thread_time() - cpu) * per_decision,
+        (time.perf_counter() - wall) * per_decision,
+        actions / len(customers),
+    )
+
+
+def rule_folders(folder: Path) -> dict[str, Path]:
+    """The sample rules; with a rule reading every score; and with ten more candidates per decision."""
+    scored = Path(shutil.copytree(REPO / "rules", folder / "scored"))
+    (scored / "reads_every_score.yaml").write_text(READS_EVERY_SCORE)
+    ten = Path(shutil.copytree(scored, folder / "ten"))
+    (ten / "ten_candidates.yaml").write_text(TEN_CANDIDATES)
+    with (ten / "catalogue.yaml").open("a") as catalogue:
+        catalogue.write(TEN_OFFERS)
+    policy = ten / "policy.yaml"
+    policy.write_text(re.sub(r"(?ms)^diversity:.*?(?=^\S)", RAISED_DIVERSITY, policy.read_text()))
+    return {"sample rules": REPO / "rules", "rules reading every score": scored, "and ten candidates": ten}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=300, help="customers decided for")
     parser.add_argument("--train", type=int, default=2000, help="customers the models are trained on")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     configure_logging("json", "warning")
 
@@ -105,38 +147,41 @@ def main() -> int:
         folder = Path(tmp)
         print(f"training on {args.train:,} generated customers...", flush=True)
         train_models(folder / "models", args.train)
-        scored_rules = Path(shutil.copytree(REPO / "rules", folder / "rules"))
-        (scored_rules / "reads_every_score.yaml").write_text(READS_EVERY_SCORE)
         histories = list(population(UNTIL, args.customers, seed=5))
         customers = [history[0].customer_id for history in histories if history]
-        configurations = {
-            "sample rules, no model": (REPO / "rules", None),
-            "sample rules, models": (REPO / "rules", folder / "models"),
-            "rules reading every score, no model": (scored_rules, None),
-            "rules reading every score, models": (scored_rules, folder / "models"),
-        }
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in configurations}
-        store = folder / "store.db"
-        seeded = open_store(store)
+        seeded = open_store(folder / "seeded.db")
         for history in histories:
             seeded.ingest(history)
         seeded.close()
+        # A store per rule set, its customers' states kept for its catalogue before anything is timed:
+        # a rule set's first decisions would otherwise fold every history, and count it.
+        configurations: dict[str, tuple[Path, Path | None, Path]] = {}
+        for label, rules in rule_folders(folder).items():
+            store = Path(shutil.copy(folder / "seeded.db", folder / f"{rules.name}.db"))
+            with engine(rules, None, store) as decider:
+                microseconds_per_decide(decider, customers)
+            configurations[f"{label}, no model"] = (rules, None, store)
+            configurations[f"{label}, models"] = (rules, folder / "models", store)
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in configurations}
         for _ in range(args.runs):
-            for name, (rules, models) in configurations.items():
+            for name, (rules, models, store) in configurations.items():
                 with engine(rules, models, store) as decider:
                     microseconds_per_decide(decider, customers[:20])  # warm up
                     results[name].append(microseconds_per_decide(decider, customers))
 
-    medians = {name: statistics.median(us for us, _ in runs) for name, runs in results.items()}
-    print(f"\nDecide in process for {len(customers)} generated customers, medians of {args.runs} runs\n")
-    row = "{:<38} {:>10} {:>12} {:>11}"
-    print(row.format("configuration", "us/decide", "models add", "candidates"))
-    baseline = 0.0
+    print(f"\nDecide in process for {len(customers)} generated customers, medians of {args.runs} runs")
+    print("(cpu: the deciding thread's CPU time, which other processes on a busy machine do not inflate)\n")
+    row = "{:<38} {:>9} {:>11} {:>10} {:>11} {:>8}"
+    print(row.format("configuration", "cpu us", "models add", "wall us", "models add", "actions"))
+    baseline: tuple[float, float] = (0.0, 0.0)
     for name, runs in results.items():
-        if name.endswith("no model"):
-            baseline = medians[name]
-        added = "" if name.endswith("no model") else f"{medians[name] - baseline:+.0f} us"
-        print(row.format(name, f"{medians[name]:.0f}", added, f"{statistics.mean(c for _, c in runs):.1f}"))
+        cpu, wall = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        without = name.endswith("no model")
+        if without:
+            baseline = (cpu, wall)
+        added = ("", "") if without else (f"{cpu - baseline[0]:+.0f} us", f"{wall - baseline[1]:+.0f} us")
+        actions = statistics.mean(r[2] for r in runs)
+        print(row.format(name, f"{cpu:.0f}", added[0], f"{wall:.0f}", added[1], f"{actions:.1f}"))
     return 0
 
 

@@ -15,6 +15,7 @@ as Python.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -58,14 +59,24 @@ class LoadedModel:
     sessions: dict[str, ort.InferenceSession]
 
     def predict(self, rows: FeatureRows) -> dict[str, np.ndarray]:
-        """Each head's prediction per row: `probability` (0 to 1) and, for next purchase, `days`."""
+        """Each head's prediction per row: `probability` (0 to 1) and, for next purchase, `days`
+        (clipped to the days cap it was trained and judged with)."""
         if len(rows.keys) == 0:
             return {head: np.empty(0) for head in self.sessions}
         found = {}
-        for head, session in self.sessions.items():
-            [value] = session.run([self.card.artifacts[head].output], {"X": rows.matrix})
-            found[head] = value[:, 1] if head == "probability" else np.asarray(value).ravel()
+        for head, (session, output) in self._runs.items():
+            [value] = session.run(output, {"X": rows.matrix})
+            found[head] = value[:, 1] if head == "probability" else value.ravel().clip(0, self._days_cap)
         return found
+
+    @functools.cached_property
+    def _runs(self) -> dict[str, tuple[ort.InferenceSession, list[str]]]:
+        return {head: (session, [self.card.artifacts[head].output]) for head, session in self.sessions.items()}
+
+    @functools.cached_property
+    def _days_cap(self) -> float | None:
+        cap = self.card.training_period.get("days_cap")
+        return None if cap is None else float(cap)
 
 
 def session_from_bytes(model: bytes) -> ort.InferenceSession:

@@ -23,12 +23,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from engine.errors import NotFound
 from engine.features.fields import CATEGORY_FIELDS
+from engine.features.purchases import category_fields
+from engine.features.state import CustomerState
 from engine.models.artifacts import CARD_FILE, LoadedModel, ModelArtifactInvalid, load_model
 from engine.models.features import feature_rows
 from engine.models.registry import PROMOTED_FILE, find, promoted
@@ -94,27 +97,37 @@ class ModelSet:
             if name == RESPONSE_MODEL or any(score == name or score.startswith(f"{name}_") for score in read)
         }
 
-    def score(self, facts: Sequence[Fact], models: Mapping[str, LoadedModel]) -> Scores:
-        """Some models' scores of one customer's facts (the customer fact, and category facts for
-        models of category rows), one batched call per model."""
+    def score(
+        self,
+        facts: Sequence[Fact],
+        models: Mapping[str, LoadedModel],
+        categories: tuple[CustomerState, Collection[str], datetime] | None = None,
+    ) -> Scores:
+        """Some models' scores of one customer's facts, one batched call per model: the customer's,
+        each channel's, and each category's: the category facts among `facts`, or, given
+        `categories` (a state, categories wanted, as of when), every category the state holds
+        and the wanted ones."""
         scores = Scores()
+        fields = None
+        if categories is not None and any(model.schema.rows == "category" for model in models.values()):
+            state, wanted, as_of = categories
+            fields = list(category_fields(state.categories, wanted, as_of))
         for name, model in models.items():
-            rows = feature_rows(model.schema, facts)
-            predicted = model.predict(rows)
-            if "days" in predicted:  # the days head was trained and judged capped
-                predicted["days"] = predicted["days"].clip(0, model.card.training_period.get("days_cap"))
-            for head, column in predicted.items():
+            rows = feature_rows(model.schema, facts, fields)
+            if not rows.keys:
+                continue
+            for head, column in model.predict(rows).items():
                 score = name if head == "probability" else f"{name}_{head}"
-                values = {key: round(value, 4) for key, value in zip(rows.keys, column.tolist(), strict=True)}
+                values = [round(value, 4) for value in column.tolist()]
                 if model.schema.rows == "customer":
-                    scores.customer.update((score, value) for value in values.values())
+                    scores.customer[score] = values[0]
                 elif model.schema.rows == "category":
-                    for category, value in values.items():
+                    for category, value in zip(rows.keys, values, strict=True):
                         scores.categories.setdefault(category, {})[score] = value
                 else:
-                    scores.customer.update((f"{score}_{channel}", value) for channel, value in values.items())
+                    scores.customer.update(zip([f"{score}_{key}" for key in rows.keys], values, strict=True))
                     if score == RESPONSE_MODEL:
-                        scores.propensity.update(values)
+                        scores.propensity.update(zip(rows.keys, values, strict=True))
         return scores
 
 
