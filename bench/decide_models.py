@@ -5,9 +5,9 @@
 
 Models are trained on a generated population (engine/models/synthetic.py) into a
 scratch folder and promoted; the customers decided for are another generated
-population, in a fresh SQLite store. The decision path runs in this process, on
-one thread, without gRPC, in three pairs of configurations, each pair without and
-with models serving, all measured in the same run, alternately:
+population, in SQLite stores (one per configuration, their states kept before
+anything is timed). The decision path runs in this process, on one thread, without
+gRPC, for three rule sets, each without and with models serving:
 
 - the sample rules: only the response model scores (it ranks actions and picks
   channels); no sample rule reads a score;
@@ -18,8 +18,11 @@ with models serving, all measured in the same run, alternately:
   diversity limits raised so that all of them are returned): all three models
   score, and rank ten candidates and more.
 
-Reported: the median microseconds per Decide over `--runs` runs, what models add
-to their baseline (the same rules without models), and the actions per decision.
+The customers are decided in blocks; each block is decided without models and with
+them, one right after the other, so that both see the machine in the same state.
+Reported, for CPU time of the deciding thread and for wall time: the medians over
+blocks of microseconds per Decide without and with models, the median over blocks
+of what models add (with minus without, block by block), and actions per decision.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ TEN_OFFERS = "".join(
 """
     for n in range(1, 11)
 )
+BLOCK = 25  # customers decided in a row by one configuration
 RAISED_DIVERSITY = "diversity: {per_subject: 20, per_family: 20}\n"
 
 
@@ -108,7 +112,7 @@ def engine(rules: Path, models: Path | None, store: Path) -> Iterator[DecisionEn
 
 
 def microseconds_per_decide(decider: DecisionEngine, customers: list[str]) -> tuple[float, float, float]:
-    """Microseconds per decision over every customer, of the deciding thread's CPU time and of wall
+    """Microseconds per decision over these customers, of the deciding thread's CPU time and of wall
     time, and the actions per decision."""
     actions = 0
     cpu, wall = time.thread_time(), time.perf_counter()
@@ -120,6 +124,23 @@ def microseconds_per_decide(decider: DecisionEngine, customers: list[str]) -> tu
         (time.perf_counter() - wall) * per_decision,
         actions / len(customers),
     )
+
+
+def paired_blocks(
+    without: DecisionEngine, with_models: DecisionEngine, customers: list[str], runs: int
+) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+    """Each block of customers decided without models and with them, one right after the other (in
+    turn first), so that both measures of a pair see the machine in the same state."""
+    pairs = []
+    for run in range(runs):
+        for number, start in enumerate(range(0, len(customers), BLOCK)):
+            block = customers[start : start + BLOCK]
+            if (run + number) % 2:
+                measured = microseconds_per_decide(with_models, block)
+                pairs.append((microseconds_per_decide(without, block), measured))
+            else:
+                pairs.append((microseconds_per_decide(without, block), microseconds_per_decide(with_models, block)))
+    return pairs
 
 
 def rule_folders(folder: Path) -> dict[str, Path]:
@@ -153,35 +174,33 @@ def main() -> int:
         for history in histories:
             seeded.ingest(history)
         seeded.close()
-        # A store per rule set, its customers' states kept for its catalogue before anything is timed:
-        # a rule set's first decisions would otherwise fold every history, and count it.
-        configurations: dict[str, tuple[Path, Path | None, Path]] = {}
+        # A store per configuration, its customers' states kept for its catalogue before anything is
+        # timed: a rule set's first decisions would otherwise fold every history, and count it.
+        results = {}
         for label, rules in rule_folders(folder).items():
-            store = Path(shutil.copy(folder / "seeded.db", folder / f"{rules.name}.db"))
-            with engine(rules, None, store) as decider:
-                microseconds_per_decide(decider, customers)
-            configurations[f"{label}, no model"] = (rules, None, store)
-            configurations[f"{label}, models"] = (rules, folder / "models", store)
-        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in configurations}
-        for _ in range(args.runs):
-            for name, (rules, models, store) in configurations.items():
-                with engine(rules, models, store) as decider:
-                    microseconds_per_decide(decider, customers[:20])  # warm up
-                    results[name].append(microseconds_per_decide(decider, customers))
+            stores = [Path(shutil.copy(folder / "seeded.db", folder / f"{rules.name}-{n}.db")) for n in (0, 1)]
+            with (
+                engine(rules, None, stores[0]) as without,
+                engine(rules, folder / "models", stores[1]) as with_models,
+            ):
+                for decider in (without, with_models):
+                    microseconds_per_decide(decider, customers)
+                results[label] = paired_blocks(without, with_models, customers, args.runs)
 
-    print(f"\nDecide in process for {len(customers)} generated customers, medians of {args.runs} runs")
-    print("(cpu: the deciding thread's CPU time, which other processes on a busy machine do not inflate)\n")
-    row = "{:<38} {:>9} {:>11} {:>10} {:>11} {:>8}"
-    print(row.format("configuration", "cpu us", "models add", "wall us", "models add", "actions"))
-    baseline: tuple[float, float] = (0.0, 0.0)
-    for name, runs in results.items():
-        cpu, wall = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-        without = name.endswith("no model")
-        if without:
-            baseline = (cpu, wall)
-        added = ("", "") if without else (f"{cpu - baseline[0]:+.0f} us", f"{wall - baseline[1]:+.0f} us")
-        actions = statistics.mean(r[2] for r in runs)
-        print(row.format(name, f"{cpu:.0f}", added[0], f"{wall:.0f}", added[1], f"{actions:.1f}"))
+    print(f"\nDecide in process for {len(customers)} generated customers, in blocks of {BLOCK}, {args.runs} runs:")
+    print("medians over blocks, each block decided without and with models one right after the other;")
+    print("cpu is the deciding thread's CPU time, which other processes on a busy machine inflate less.\n")
+    row = "{:<28} {:>10} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8}"
+    print(row.format("rules", "cpu: none", "models", "models add", "wall: none", "models", "models add", "actions"))
+    for label, pairs in results.items():
+        figures = []
+        for measure in (0, 1):  # cpu, wall
+            without = statistics.median(p[0][measure] for p in pairs)
+            with_models = statistics.median(p[1][measure] for p in pairs)
+            added = statistics.median(p[1][measure] - p[0][measure] for p in pairs)
+            figures += [f"{without:.0f}", f"{with_models:.0f}", f"{added:+.0f} us"]
+        actions = statistics.mean(p[1][2] for p in pairs)
+        print(row.format(label, *figures, f"{actions:.1f}"))
     return 0
 
 
