@@ -22,7 +22,11 @@ The customers are decided in blocks; each block is decided without models and wi
 them, one right after the other, so that both see the machine in the same state.
 Reported, for CPU time of the deciding thread and for wall time: the medians over
 blocks of microseconds per Decide without and with models, the median over blocks
-of what models add (with minus without, block by block), and actions per decision.
+of what models add (with minus without, block by block), and actions per decision;
+and the CPU time of the scoring step itself (feature rows, the onnxruntime call,
+scores given to facts), timed where the decision path calls it. What models add
+beyond scoring is what scores change: rules evaluating score conditions, actions
+ranked and sent on the channel the response model picks.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from engine.decision import engine as decision_engine
 from engine.decision.engine import DecisionEngine
 from engine.decision.types import DecideRequest
 from engine.logs import configure_logging
@@ -111,24 +117,51 @@ def engine(rules: Path, models: Path | None, store: Path) -> Iterator[DecisionEn
         opened.close()
 
 
-def microseconds_per_decide(decider: DecisionEngine, customers: list[str]) -> tuple[float, float, float]:
-    """Microseconds per decision over these customers, of the deciding thread's CPU time and of wall
-    time, and the actions per decision."""
+class ScoringClock:
+    """The deciding thread's CPU time spent in the decision path's scoring step (`_scored`: feature
+    rows, the onnxruntime call, scores given to facts), timed where the path calls it."""
+
+    def __init__(self) -> None:
+        self.nanoseconds = 0
+        self._scored = decision_engine._scored
+
+    def __enter__(self) -> ScoringClock:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time_ns()
+            try:
+                return self._scored(*args, **kwargs)
+            finally:
+                self.nanoseconds += time.thread_time_ns() - started
+
+        decision_engine._scored = timed
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        decision_engine._scored = self._scored
+
+
+SCORING = ScoringClock()
+
+
+def microseconds_per_decide(decider: DecisionEngine, customers: list[str]) -> tuple[float, float, float, float]:
+    """Microseconds per decision over these customers, of the deciding thread's CPU time, of wall
+    time and of CPU time in the scoring step, and the actions per decision."""
     actions = 0
-    cpu, wall = time.thread_time(), time.perf_counter()
+    scoring, cpu, wall = SCORING.nanoseconds, time.thread_time(), time.perf_counter()
     for customer in customers:
         actions += len(decider.decide(DecideRequest(customer, UNTIL, max_actions=100)).actions)
     per_decision = 1e6 / len(customers)
     return (
         (time.thread_time() - cpu) * per_decision,
         (time.perf_counter() - wall) * per_decision,
+        (SCORING.nanoseconds - scoring) / 1e3 / len(customers),
         actions / len(customers),
     )
 
 
 def paired_blocks(
     without: DecisionEngine, with_models: DecisionEngine, customers: list[str], runs: int
-) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
     """Each block of customers decided without models and with them, one right after the other (in
     turn first), so that both measures of a pair see the machine in the same state."""
     pairs = []
@@ -182,6 +215,7 @@ def main() -> int:
             with (
                 engine(rules, None, stores[0]) as without,
                 engine(rules, folder / "models", stores[1]) as with_models,
+                SCORING,
             ):
                 for decider in (without, with_models):
                     microseconds_per_decide(decider, customers)
@@ -189,9 +223,14 @@ def main() -> int:
 
     print(f"\nDecide in process for {len(customers)} generated customers, in blocks of {BLOCK}, {args.runs} runs:")
     print("medians over blocks, each block decided without and with models one right after the other;")
-    print("cpu is the deciding thread's CPU time, which other processes on a busy machine inflate less.\n")
-    row = "{:<28} {:>10} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8}"
-    print(row.format("rules", "cpu: none", "models", "models add", "wall: none", "models", "models add", "actions"))
+    print("cpu is the deciding thread's CPU time, which other processes on a busy machine inflate less;")
+    print("scoring is the CPU time of the scoring step itself (features, onnxruntime, scores to facts).\n")
+    row = "{:<26} {:>9} {:>7} {:>11} {:>10} {:>7} {:>11} {:>8} {:>8}"
+    print(
+        row.format(
+            "rules", "cpu: none", "models", "models add", "wall: none", "models", "models add", "scoring", "actions"
+        )
+    )
     for label, pairs in results.items():
         figures = []
         for measure in (0, 1):  # cpu, wall
@@ -199,8 +238,9 @@ def main() -> int:
             with_models = statistics.median(p[1][measure] for p in pairs)
             added = statistics.median(p[1][measure] - p[0][measure] for p in pairs)
             figures += [f"{without:.0f}", f"{with_models:.0f}", f"{added:+.0f} us"]
-        actions = statistics.mean(p[1][2] for p in pairs)
-        print(row.format(label, *figures, f"{actions:.1f}"))
+        scoring = statistics.median(p[1][2] for p in pairs)
+        actions = statistics.mean(p[1][3] for p in pairs)
+        print(row.format(label, *figures, f"{scoring:.0f} us", f"{actions:.1f}"))
     return 0
 
 
