@@ -176,6 +176,18 @@ def test_a_decision_serves_the_scores_of_the_rows_derived_from_the_customers_his
     assert coffee == round(predicted("next_purchase")["coffee"], 4)
 
 
+def test_a_customer_with_no_category_is_scored_by_the_other_models_in_the_same_call(models_dir):
+    served = LiveModels(models_dir).current
+    history = [event(3, ContactOutcome(decision_id="d", action_id="a", outcome=Outcome.OPENED, channel=Channel.SMS))]
+    facts = derive_facts(history, CATALOGUE, AS_OF, Touch(None))
+
+    scores = served.score(facts, served.models)
+
+    assert scores.categories == {}  # no purchase: next purchase has no row
+    assert 0 <= scores.customer["churn"] <= 1
+    assert sorted(scores.propensity) == sorted(c.value for c in Channel)
+
+
 def test_the_touchpoint_channel_is_kept_when_the_rule_allows_it(engine_for, models_dir):
     engine = engine_for(models_dir)
     engine.ingest(_sms_responder())
