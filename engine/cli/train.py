@@ -30,7 +30,9 @@ example: train on the store, judged on the last 90 days of its history
 
 Each model is fitted on facts derived at four training cutoffs (a month apart) and
 judged on a later validation cutoff it never saw, against a base rate and a
-recency/frequency heuristic on the same rows; a model that does not beat both is
+recency/frequency heuristic on the same rows; the response model's rows describe
+the customer at the moment of each contact made in the month after a cutoff (its
+decision's time, if the store holds it). A model that does not beat both is
 written but flagged, and `forestall models promote` refuses it unless --force.
 Same data and seed, same model files and version.
 

@@ -218,10 +218,8 @@ def _scored(
     needed = models.needed(ruleset.scores)
     if not needed:
         return Scores()
-    scored = facts
-    if any(model.schema.rows == "category" for model in needed.values()):  # category facts rules may not read
-        scored = [*facts, *facts_of(state, ruleset.catalogue, as_of, touch, scope=Scope(["category"]))]
-    scores = models.score(scored, needed)
+    # Category rows: every category the customer bought in, and those rules ask about, not only those rules read.
+    scores = models.score(facts, needed, categories=(state, ruleset.categories, as_of))
     for fact in facts:
         fact["score"] = scores.of(fact)
     return scores

@@ -15,20 +15,22 @@ as Python.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from pydantic import ValidationError
 
 from engine.errors import ForestallError
 from engine.models.card import ModelCard, card_digest, markdown
+from engine.models.combined import Heads, session_from_bytes
 from engine.models.features import FeatureRows, FeatureSchema, validate_schema
 
 CARD_FILE = "card.json"
@@ -55,25 +57,33 @@ class LoadedModel:
 
     card: ModelCard
     schema: FeatureSchema
-    sessions: dict[str, ort.InferenceSession]
+    # head -> its validated ONNX graph
+    graphs: dict[str, onnx.ModelProto]
+
+    def heads(self) -> list[tuple[onnx.ModelProto, str]]:
+        """Each head's graph and the output read from it, in the order of `graphs`."""
+        return [(graph, self.card.artifacts[head].output) for head, graph in self.graphs.items()]
 
     def predict(self, rows: FeatureRows) -> dict[str, np.ndarray]:
         """Each head's prediction per row: `probability` (0 to 1) and, for next purchase, `days`."""
-        if len(rows.keys) == 0:
-            return {head: np.empty(0) for head in self.sessions}
+        return self.read(self._alone.run([rows.matrix] * len(self.graphs)))
+
+    def read(self, outputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """The heads' predictions from their outputs (in the order of `heads`): a probability is the
+        positive class's, and days are clipped to the cap they were trained and judged with."""
         found = {}
-        for head, session in self.sessions.items():
-            [value] = session.run([self.card.artifacts[head].output], {"X": rows.matrix})
-            found[head] = value[:, 1] if head == "probability" else np.asarray(value).ravel()
+        for head, value in zip(self.graphs, outputs, strict=True):
+            found[head] = value[:, 1] if head == "probability" else value.ravel().clip(0, self._days_cap)
         return found
 
+    @functools.cached_property
+    def _alone(self) -> Heads:
+        return Heads(self.heads())
 
-def session_from_bytes(model: bytes) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    # One thread per session: the server scores one customer's few rows at a time.
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    @functools.cached_property
+    def _days_cap(self) -> float | None:
+        cap = self.card.training_period.get("days_cap")
+        return None if cap is None else float(cap)
 
 
 def read_card(folder: Path) -> ModelCard:
@@ -106,14 +116,15 @@ def load_model(folder: Path) -> LoadedModel:
         raise ModelArtifactInvalid(
             card_path, "feature_schema reads what this engine does not derive: " + "; ".join(problems)
         )
-    sessions = {
-        head: _session(folder / artifact.file, artifact.sha256, len(schema.features))
+    graphs = {
+        head: _graph(folder / artifact.file, artifact.sha256, len(schema.features))
         for head, artifact in card.artifacts.items()
     }
-    return LoadedModel(card, schema, sessions)
+    return LoadedModel(card, schema, graphs)
 
 
-def _session(path: Path, sha256: str, columns: int) -> ort.InferenceSession:
+def _graph(path: Path, sha256: str, columns: int) -> onnx.ModelProto:
+    """The ONNX graph of a head's file, once it proves to be the card's, valid and of the schema's width."""
     try:
         body = path.read_bytes()
     except FileNotFoundError:
@@ -136,7 +147,7 @@ def _session(path: Path, sha256: str, columns: int) -> ort.InferenceSession:
         raise ModelArtifactInvalid(
             path, f"expects inputs {shapes}; the card's schema has one input X of {columns} columns"
         )
-    return session
+    return model
 
 
 def write_model(models_dir: Path, card: ModelCard, heads: dict[str, bytes]) -> Path:

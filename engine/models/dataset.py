@@ -1,8 +1,15 @@
-"""Training examples: facts derived at past cutoffs, labelled from what happened after each.
+"""Training examples: facts derived as of past moments, labelled from what happened after each.
 
-At each cutoff every customer's facts are derived with `derive_facts`, exactly as a
-decision at that moment would see them, and turned into model rows by
-`feature_rows`; the label comes only from the customer's events after the cutoff.
+Facts are derived with `facts_of` from the customer's state folded up to the moment,
+exactly as a decision at that moment would see them (the state is folded once per
+customer, in time order, and read at each moment), and turned into model rows by
+`feature_rows`; the label comes only from the customer's events after the moment.
+
+- Next purchase and churn describe each customer as of each cutoff.
+- Response describes the customer at the moment of each contact: when the decision
+  the outcome answers was made (if the store still holds it), else when the first
+  outcome was reported; the events of that moment and after are not read. A contact
+  is a row of the latest cutoff before it, if made within `horizon_days` after it.
 
 The split is by time. The validation cutoff is the end of the history less the
 longest label window; the training cutoffs come before it, spaced by `step_days`,
@@ -12,8 +19,9 @@ models are judged on is seen while training, and nothing is shuffled across time
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,11 +29,12 @@ import numpy as np
 
 from engine.catalogue import Catalogue
 from engine.events import ContactOutcome, Event, Purchase
-from engine.features.derive import Scope, Touch, derive_facts
+from engine.features.customer import RESPONSES
+from engine.features.derive import Fact, Scope, Touch, facts_of
+from engine.features.state import CustomerState, basis, fold
+from engine.features.timeline import timeline
 from engine.models.features import FeatureSchema, category_schema, channel_schema, customer_schema, feature_rows
-from engine.vocabulary import Outcome
 
-RESPONSES = frozenset({Outcome.ACCEPTED, Outcome.CONVERTED})
 MODEL_NAMES = ("next_purchase", "response", "churn")
 # Training rows come from the customer and category facts only: nothing else is derived.
 SCOPE = Scope(subjects=("customer", "category"))
@@ -125,6 +134,15 @@ class _Rows:
         )
 
 
+@dataclass(frozen=True)
+class Contact:
+    """One contact that names its channel: when it was made, and when it was first answered, if ever."""
+
+    made_at: datetime
+    channel: str
+    answered_at: datetime | None
+
+
 @dataclass
 class ExampleBuilder:
     """Accumulates the examples of every model, customer by customer."""
@@ -138,31 +156,43 @@ class ExampleBuilder:
     last_event: datetime | None = None
     _rows: dict[str, _Rows] = field(default_factory=lambda: defaultdict(_Rows))
 
-    def add_customer(self, events: Sequence[Event]) -> None:
+    def add_customer(self, events: Sequence[Event], decided_at: Mapping[str, datetime] | None = None) -> None:
+        """Add a customer's rows; `decided_at` gives the time of the decisions their contact outcomes answer."""
         self.customers += 1
         self.events += len(events)
-        if events:
-            first, last = min(e.occurred_at for e in events), max(e.occurred_at for e in events)
-            self.first_event = min(first, self.first_event or first)
-            self.last_event = max(last, self.last_event or last)
-        purchases = _purchases(events, self.catalogue)
-        contacts = _contacts(events)
-        for index, cutoff in enumerate(self.period.cutoffs):
-            self._add_cutoff(events, purchases, contacts, index, cutoff)
+        ordered = timeline(events)
+        if not ordered:
+            return
+        first, last = ordered[0].occurred_at, ordered[-1].occurred_at
+        self.first_event = min(first, self.first_event or first)
+        self.last_event = max(last, self.last_event or last)
+        moments = [e.occurred_at for e in ordered]
+        purchases = _purchases(ordered, self.catalogue)
+        contacts = _contacts(ordered, decided_at or {}) if "response" in self.schemas else []
+        # In time order; at the same moment a contact (the events before it) before a cutoff (the events up to it).
+        probes: list[tuple[datetime, bool, int | Contact]] = [
+            *((cutoff, True, index) for index, cutoff in enumerate(self.period.cutoffs)),
+            *((contact.made_at, False, contact) for contact in contacts),
+        ]
+        # One state, folded forward from probe to probe: the facts as of each moment, as a decision would read them.
+        state = CustomerState(basis(self.catalogue))
+        folded = 0
+        for moment, including, probe in sorted(probes, key=lambda p: (p[0], p[1])):
+            upto = bisect_right(moments, moment) if including else bisect_left(moments, moment)
+            fold(ordered[folded:upto], self.catalogue, state)
+            folded = max(folded, upto)
+            if isinstance(probe, Contact):
+                self._add_contact(probe, state)
+            elif folded:  # a customer with no event yet has no row at a cutoff
+                self._add_cutoff(
+                    facts_of(state, self.catalogue, moment, Touch(None), scope=SCOPE), purchases, probe, moment
+                )
 
     def _add_cutoff(
-        self,
-        events: Sequence[Event],
-        purchases: list[tuple[datetime, frozenset[str]]],
-        contacts: list[tuple[datetime, str, datetime | None]],
-        index: int,
-        cutoff: datetime,
+        self, facts: list[Fact], purchases: list[tuple[datetime, frozenset[str]]], index: int, cutoff: datetime
     ) -> None:
         horizon = cutoff + timedelta(days=self.period.horizon_days)
         window = cutoff + timedelta(days=self.period.window_days)
-        if not any(e.occurred_at <= cutoff for e in events):
-            return
-        facts = derive_facts(events, self.catalogue, cutoff, Touch(None), scope=SCOPE)
         after = [(moment, categories) for moment, categories in purchases if cutoff < moment <= window]
         if "churn" in self.schemas:
             rows = feature_rows(self.schemas["churn"], facts)
@@ -180,17 +210,21 @@ class ExampleBuilder:
                     else min(self.period.days_cap, (next_one - cutoff).total_seconds() / SECONDS_PER_DAY)
                 )
                 self._rows["next_purchase"].add(row, next_one is not None and next_one <= horizon, index, days)
-        # A reply counts only within the label window, so no training label reads past the validation cutoff.
-        due = [
-            (channel, answered is not None and answered <= horizon)
-            for moment, channel, answered in contacts
-            if cutoff < moment <= horizon
-        ]
-        if "response" in self.schemas and due:
-            rows = feature_rows(self.schemas["response"], facts)
-            by_channel = dict(zip(rows.keys, rows.matrix, strict=True))
-            for channel, replied in due:
-                self._rows["response"].add(by_channel[channel], replied, index)
+
+    def _add_contact(self, contact: Contact, state: CustomerState) -> None:
+        """A response row: the customer just before the contact (`state`), on its channel; the label,
+        answered within the horizon after it."""
+        cutoffs = self.period.cutoffs
+        index = bisect_left(cutoffs, contact.made_at) - 1  # the latest cutoff before the contact
+        horizon = timedelta(days=self.period.horizon_days)
+        if index < 0 or contact.made_at > cutoffs[index] + horizon:
+            return
+        if index < len(cutoffs) - 1 and contact.made_at + horizon > self.period.validation_cutoff:
+            return  # a training label would read past the validation cutoff
+        facts = facts_of(state, self.catalogue, contact.made_at, Touch(None), scope=SCOPE)
+        rows = feature_rows(self.schemas["response"], facts)
+        replied = contact.answered_at is not None and contact.answered_at <= contact.made_at + horizon
+        self._rows["response"].add(rows.matrix[rows.keys.index(contact.channel)], replied, index)
 
     def examples(self) -> dict[str, Examples]:
         return {name: self._rows[name].examples(len(schema.features)) for name, schema in self.schemas.items()}
@@ -211,11 +245,11 @@ def _purchases(events: Iterable[Event], catalogue: Catalogue) -> list[tuple[date
     return sorted(found, key=lambda p: p[0])
 
 
-def _contacts(events: Iterable[Event]) -> list[tuple[datetime, str, datetime | None]]:
-    """Each contact (one action, or one outcome naming none) that names its channel: when it was
-    first reported, on which channel, and when it was first answered (accepted or converted), if ever."""
+def _contacts(events: Iterable[Event], decided_at: Mapping[str, datetime]) -> list[Contact]:
+    """Each contact (one action, or one outcome naming none) that names its channel, as the features count
+    contacts: made when its decision was (if known), else when it was first reported."""
     grouped: dict[tuple[str, str], list[tuple[Event, ContactOutcome]]] = defaultdict(list)
-    for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
+    for event in events:  # in timeline order
         outcome = event.payload
         if isinstance(outcome, ContactOutcome):
             named = outcome.decision_id or outcome.action_id
@@ -223,9 +257,11 @@ def _contacts(events: Iterable[Event]) -> list[tuple[datetime, str, datetime | N
                 (event, outcome)
             )
     contacts = []
-    for reports in grouped.values():
+    for (decision_id, _), reports in grouped.items():
         channel = next((o.channel for _, o in reports if o.channel), None)
         answered = next((e.occurred_at for e, o in reports if o.outcome in RESPONSES), None)
+        first_reported = reports[0][0].occurred_at
+        made_at = min(decided_at.get(decision_id, first_reported), first_reported)
         if channel is not None:
-            contacts.append((reports[0][0].occurred_at, channel.value, answered))
+            contacts.append(Contact(made_at, channel.value, answered))
     return contacts

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -105,6 +105,11 @@ class FeatureSchema:
         )
 
     @functools.cached_property
+    def plan(self) -> _Plan:
+        """How rows are filled from facts, worked out once."""
+        return _make_plan(self)
+
+    @functools.cached_property
     def digest(self) -> str:
         canonical = json.dumps(self.document(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -164,97 +169,135 @@ def validate_schema(schema: FeatureSchema) -> list[str]:
     return problems
 
 
-def feature_rows(schema: FeatureSchema, facts: Sequence[Fact]) -> FeatureRows:
-    """The model input rows for one customer's facts (as `derive_facts` returns them)."""
-    customer = next((f for f in facts if f.get("subject") == "customer"), facts[0] if facts else None)
+def feature_rows(
+    schema: FeatureSchema, facts: Sequence[Fact], categories: Iterable[Mapping[str, object]] | None = None
+) -> FeatureRows:
+    """The model input rows for one customer's facts (as `derive_facts` returns them).
+
+    Category rows are the category facts among `facts`, or, when `categories` is given, these
+    category fields (as `engine.features.purchases.category_fields` yields them): a decision
+    scores the categories a customer bought in though its rules read facts about other subjects.
+    """
+    plan = schema.plan
+    # Every fact of a customer carries the same shared fields: they are read once, for all rows.
+    shared = next((f for f in facts if f.get("subject") == "customer"), facts[0] if facts else None)
     if schema.rows == "category":
-        rows = [(str(_field(f, "category.name")), f, "") for f in facts if f.get("subject") == "category"]
-    elif customer is None:
-        rows = []
+        rows = (
+            list(categories)
+            if categories is not None
+            else [f for fact in facts if fact.get("subject") == "category" and isinstance(f := fact["category"], dict)]
+        )
+        sources: list[Mapping[str, object]] = [{"category": fields} for fields in rows]
+        keys = [str(fields.get("name")) for fields in rows]
+    elif shared is None:
+        sources, keys = [], []
     elif schema.rows == "customer":
-        rows = [("customer", customer, "")]
+        sources, keys = [shared], ["customer"]
     else:
-        rows = [(channel.value, customer, channel.value) for channel in Channel]
-    if not rows:
-        return FeatureRows([], np.zeros((0, len(schema.features)), dtype=np.float32))
-    plan = _plan(schema)
-    # Every fact of a customer carries the same shared fields: read them once for all rows.
-    shared = [0.0] * len(schema.features)
-    _read_numbers(shared, rows[0][1], plan.shared, "", schema.missing)
-    values = []
-    for _, fact, channel in rows:
-        row = shared.copy()
-        _read_numbers(row, fact, plan.own, channel, schema.missing)
-        for prefix, key, columns in plan.one_hots:
-            hot = columns.get(channel if prefix == "" else _value(fact, prefix, key))  # type: ignore[arg-type]
-            if hot is not None:
-                row[hot] = 1.0
-        values.append(row)
-    return FeatureRows([key for key, _, _ in rows], np.array(values, dtype=np.float32))
+        sources, keys = [shared] * len(CHANNELS), list(CHANNELS)
+    if not keys:
+        return FeatureRows(keys, np.empty((0, len(schema.features)), np.float32))
+    width = len(schema.features)
+    matrix = plan.template.copy() if plan.template is not None else np.empty((len(keys), width), np.float32)
+    matrix[:, plan.shared_columns] = _numbers(shared or {}, plan.shared, schema.missing)
+    if plan.own_columns and plan.template is not None:  # channel rows: every row reads the customer's fields
+        own = np.array(_numbers(sources[0], plan.own, schema.missing), dtype=np.float32)
+        matrix[:, plan.own_columns] = own.reshape(len(keys), -1)
+    elif plan.own_columns:
+        matrix[:, plan.own_columns] = [_numbers(source, plan.own, schema.missing) for source in sources]
+    if plan.one_hots:
+        matrix[:, plan.one_hot_columns] = 0.0
+        for row, source in enumerate(sources):
+            for prefix, key, columns in plan.one_hots:
+                column = columns.get(_text(source, prefix, key))  # type: ignore[arg-type]  # a text, or None
+                if column is not None:
+                    matrix[row, column] = 1.0
+    return FeatureRows(keys, matrix)
 
 
-def _read_numbers(row: list[float], fact: Fact, numbers: _Numbers, channel: str, missing: float) -> None:
-    """Fill the row's number columns from the fact; the innermost loop of scoring, so kept flat."""
-    for prefix, columns in numbers:
-        fields = fact.get(prefix)
-        get = fields.get if isinstance(fields, dict) else _absent
-        for column, key in columns:
-            found = get(key.replace(CHANNEL_PLACEHOLDER, channel) if channel else key)
-            row[column] = missing if found is None else float(found)
-
-
-_Numbers = list[tuple[str, list[tuple[int, str]]]]
+CHANNELS = tuple(channel.value for channel in Channel)
+# (prefix, keys): fields of one fact group, in the order of their columns
+_Reads = tuple[tuple[str, tuple[str, ...]], ...]
+_Columns = slice | list[int]
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """How to read a schema's columns from facts, worked out once per schema.
+    """How to fill a schema's columns from facts, worked out once per schema.
 
-    Numbers are grouped by prefix, `(prefix, [(column, key), ...])`: those the same for
-    every row of a customer (`shared`), and those each row reads (`own`; a key may hold
-    `{channel}`, the row's channel). A one-hot group reads a text field once per row and sets the
-    column of its value: `(prefix, key, value -> column)`, prefix "" for the row's channel.
+    Numbers are read by fact group: those the same for every row of a customer (`shared`),
+    and those each row reads (`own`). Channel rows read their own numbers from the customer's
+    fields, `{channel}` replaced by each row's channel in turn, and start from `template`, whose
+    one-hot columns of the row's channel are set already. Other one-hot groups read a text field
+    per row and set the column of its value: `(prefix, key, value -> column)`.
     """
 
-    shared: _Numbers
-    own: _Numbers
-    one_hots: list[tuple[str, str, dict[str, int]]]
+    shared: _Reads
+    shared_columns: _Columns
+    own: _Reads
+    own_columns: _Columns
+    one_hots: tuple[tuple[str, str, dict[str, int]], ...]
+    one_hot_columns: _Columns
+    template: np.ndarray | None
 
 
-_plans: dict[str, _Plan] = {}
-
-
-def _plan(schema: FeatureSchema) -> _Plan:
-    key = schema.digest
-    if key not in _plans:
-        shared: dict[str, list[tuple[int, str]]] = {}
-        own: dict[str, list[tuple[int, str]]] = {}
-        groups: dict[tuple[str, str], dict[str, int]] = {}
-        for i, feature in enumerate(schema.features):
-            prefix, _, rest = feature.source.partition(".")
-            if feature.kind == "one_hot":
-                source = ("", "") if feature.source == ROW_CHANNEL and schema.rows == "channel" else (prefix, rest)
-                groups.setdefault(source, {})[feature.value] = i
-            elif CHANNEL_PLACEHOLDER in feature.source or prefix not in SHARED_PREFIXES:
-                own.setdefault(prefix, []).append((i, rest))
-            else:
-                shared.setdefault(prefix, []).append((i, rest))
-        _plans[key] = _Plan(
-            list(shared.items()), list(own.items()), [(p, k, columns) for (p, k), columns in groups.items()]
+def _make_plan(schema: FeatureSchema) -> _Plan:
+    shared: dict[str, list[tuple[int, str]]] = {}
+    own: dict[str, list[tuple[int, str]]] = {}
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    row_channel: dict[str, int] = {}
+    for i, feature in enumerate(schema.features):
+        prefix, _, rest = feature.source.partition(".")
+        if feature.kind == "one_hot" and feature.source == ROW_CHANNEL and schema.rows == "channel":
+            row_channel[feature.value] = i
+        elif feature.kind == "one_hot":
+            groups.setdefault((prefix, rest), {})[feature.value] = i
+        elif CHANNEL_PLACEHOLDER in feature.source or prefix not in SHARED_PREFIXES:
+            own.setdefault(prefix, []).append((i, rest))
+        else:
+            shared.setdefault(prefix, []).append((i, rest))
+    template = None
+    own_reads = tuple((p, tuple(k for _, k in ks)) for p, ks in own.items())
+    if schema.rows == "channel":
+        template = np.zeros((len(CHANNELS), len(schema.features)), dtype=np.float32)
+        for row, channel in enumerate(CHANNELS):
+            if channel in row_channel:
+                template[row, row_channel[channel]] = 1.0
+        own_reads = tuple(
+            (prefix, tuple(key.replace(CHANNEL_PLACEHOLDER, channel) for key in keys))
+            for channel in CHANNELS
+            for prefix, keys in own_reads
         )
-    return _plans[key]
+    return _Plan(
+        shared=tuple((p, tuple(k for _, k in ks)) for p, ks in shared.items()),
+        shared_columns=_columns([i for ks in shared.values() for i, _ in ks]),
+        own=own_reads,
+        own_columns=_columns([i for ks in own.values() for i, _ in ks]),
+        one_hots=tuple((p, k, columns) for (p, k), columns in groups.items()),
+        one_hot_columns=_columns(sorted(i for columns in groups.values() for i in columns.values())),
+        template=template,
+    )
 
 
-def _value(fact: Fact, prefix: str, key: str) -> object:
+def _columns(indices: list[int]) -> _Columns:
+    """The columns as a slice when they follow each other (numpy fills a slice without an index array)."""
+    if indices and indices == list(range(indices[0], indices[-1] + 1)):
+        return slice(indices[0], indices[-1] + 1)
+    return indices
+
+
+def _numbers(fact: Mapping[str, object], reads: _Reads, missing: float) -> list[object]:
+    """The numbers of `reads` in a fact, `missing` for those it lacks; the innermost loop of scoring."""
+    values: list[object] = []
+    for prefix, keys in reads:
+        fields = fact.get(prefix)
+        if isinstance(fields, dict):
+            values += [missing if (found := fields.get(key)) is None else found for key in keys]
+        else:
+            values += [missing] * len(keys)
+    return values
+
+
+def _text(fact: Mapping[str, object], prefix: str, key: str) -> object:
     fields = fact.get(prefix)
     return fields.get(key) if isinstance(fields, dict) else None
-
-
-def _absent(_: str) -> None:
-    return None
-
-
-def _field(fact: Fact, name: str) -> object:
-    prefix, _, rest = name.partition(".")
-    fields = fact.get(prefix)
-    return fields.get(rest) if isinstance(fields, Mapping) else None

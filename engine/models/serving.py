@@ -1,5 +1,5 @@
 """The promoted models, serving: loaded at start, swapped whole on a promotion or a file
-change, scoring a decision's facts with one batched call per model.
+change, scoring a decision's facts with one onnxruntime call for all the models it needs.
 
 A model that is missing, corrupt or incompatible never breaks a decision: it is
 reported (the log and GetStatus) and left out, and decisions rank by rule priority
@@ -23,13 +23,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from engine.errors import NotFound
 from engine.features.fields import CATEGORY_FIELDS
+from engine.features.purchases import category_fields
+from engine.features.state import CustomerState
 from engine.models.artifacts import CARD_FILE, LoadedModel, ModelArtifactInvalid, load_model
+from engine.models.combined import Heads
 from engine.models.features import feature_rows
 from engine.models.registry import PROMOTED_FILE, find, promoted
 
@@ -80,6 +84,8 @@ class ModelSet:
     models: dict[str, LoadedModel] = field(default_factory=dict)
     statuses: tuple[ModelStatus, ...] = ()
     fingerprint: str = ""
+    # the heads of each set of models decisions need, run together: one onnxruntime call per decision
+    _joint: dict[tuple[str, ...], Heads] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> str:
@@ -94,28 +100,50 @@ class ModelSet:
             if name == RESPONSE_MODEL or any(score == name or score.startswith(f"{name}_") for score in read)
         }
 
-    def score(self, facts: Sequence[Fact], models: Mapping[str, LoadedModel]) -> Scores:
-        """Some models' scores of one customer's facts (the customer fact, and category facts for
-        models of category rows), one batched call per model."""
+    def score(
+        self,
+        facts: Sequence[Fact],
+        models: Mapping[str, LoadedModel],
+        categories: tuple[CustomerState, Collection[str], datetime] | None = None,
+    ) -> Scores:
+        """Some models' scores of one customer's facts, in one batched call: the customer's,
+        each channel's, and each category's: the category facts among `facts`, or, given
+        `categories` (a state, categories wanted, as of when), every category the state holds
+        and the wanted ones."""
         scores = Scores()
+        if not models:
+            return scores
+        fields = None
+        if categories is not None and any(model.schema.rows == "category" for model in models.values()):
+            state, wanted, as_of = categories
+            fields = list(category_fields(state.categories, wanted, as_of))
+        rows = {name: feature_rows(model.schema, facts, fields) for name, model in models.items()}
+        inputs = [rows[name].matrix for name, model in models.items() for _ in model.graphs]
+        outputs = iter(self._heads(models).run(inputs))
         for name, model in models.items():
-            rows = feature_rows(model.schema, facts)
-            predicted = model.predict(rows)
-            if "days" in predicted:  # the days head was trained and judged capped
-                predicted["days"] = predicted["days"].clip(0, model.card.training_period.get("days_cap"))
-            for head, column in predicted.items():
+            predicted = model.read([next(outputs) for _ in model.graphs])
+            keys = rows[name].keys
+            for head, column in predicted.items() if keys else ():
                 score = name if head == "probability" else f"{name}_{head}"
-                values = {key: round(value, 4) for key, value in zip(rows.keys, column.tolist(), strict=True)}
+                values = [round(value, 4) for value in column.tolist()]
                 if model.schema.rows == "customer":
-                    scores.customer.update((score, value) for value in values.values())
+                    scores.customer[score] = values[0]
                 elif model.schema.rows == "category":
-                    for category, value in values.items():
+                    for category, value in zip(keys, values, strict=True):
                         scores.categories.setdefault(category, {})[score] = value
                 else:
-                    scores.customer.update((f"{score}_{channel}", value) for channel, value in values.items())
+                    scores.customer.update(zip([f"{score}_{key}" for key in keys], values, strict=True))
                     if score == RESPONSE_MODEL:
-                        scores.propensity.update(values)
+                        scores.propensity.update(zip(keys, values, strict=True))
         return scores
+
+    def _heads(self, models: Mapping[str, LoadedModel]) -> Heads:
+        """The heads of these models side by side, made on first use (a rule set reads the same ones each time)."""
+        key = tuple(models)
+        heads = self._joint.get(key)
+        if heads is None:
+            heads = self._joint[key] = Heads([head for model in models.values() for head in model.heads()])
+        return heads
 
 
 def load_model_set(folder: Path, previous: ModelSet | None = None) -> ModelSet:

@@ -1,5 +1,9 @@
 """Where training histories come from: a store (read in parallel), or histories in memory.
 
+From a store, the decisions contact outcomes answer date those contacts (the response
+model describes a customer at the moment of contact); histories in memory, and outcomes
+whose decision the store no longer holds, date a contact by its first outcome.
+
 A store is read customer by customer through the Store interface, in chunks of
 customers spread over worker processes, each worker with its own connection. The
 customers are taken in sorted order and the chunks' examples joined in that order,
@@ -15,7 +19,7 @@ from datetime import datetime
 from multiprocessing import get_context
 
 from engine.catalogue import Catalogue
-from engine.events import Event
+from engine.events import ContactOutcome, Event
 from engine.models.dataset import ExampleBuilder, Examples, TrainingPeriod
 from engine.models.features import FeatureSchema
 from engine.store import Store, open_store
@@ -109,8 +113,20 @@ def _examples_of(
 ) -> Built:
     builder = ExampleBuilder(catalogue, period, schemas)
     for customer_id in ids:
-        builder.add_customer(store.load_customer(customer_id).events)
+        events = store.load_customer(customer_id).events
+        builder.add_customer(events, decision_times(store, customer_id, events))
     return _built(builder)
+
+
+def decision_times(store: Store, customer_id: str, events: Sequence[Event]) -> dict[str, datetime]:
+    """When each decision the customer's contact outcomes answer was made, for those the store still holds."""
+    answered = {
+        e.payload.decision_id for e in events if isinstance(e.payload, ContactOutcome) and e.payload.decision_id
+    }
+    if not answered:
+        return {}
+    held = sorted(answered.intersection(store.customer_decision_ids(customer_id)))
+    return {d.decision_id: d.as_of for d in map(store.find_decision, held) if d is not None}
 
 
 def _built(builder: ExampleBuilder) -> Built:

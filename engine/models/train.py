@@ -26,8 +26,9 @@ MIN_TRAINING_ROWS = 50
 LABELS = {
     "next_purchase": "probability: a purchase in the row's category within horizon_days after the cutoff; "
     "days: days from the cutoff to the next purchase in the category, at most days_cap",
-    "response": "probability: a contact on the row's channel first reported within horizon_days after the "
-    "cutoff was accepted or converted within that window",
+    "response": "probability: a contact on the row's channel is accepted or converted within horizon_days; "
+    "the row describes the customer at the moment of contact (its decision's time, else its first outcome's), "
+    "for contacts made within horizon_days after a cutoff",
     "churn": "probability: a customer with a purchase in the 365 days before the cutoff makes none within "
     "horizon_days after it",
 }

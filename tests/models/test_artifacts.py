@@ -12,7 +12,7 @@ import pytest
 from engine.events import ContactOutcome
 from engine.features.derive import Touch, derive_facts
 from engine.models.artifacts import ModelArtifactInvalid, load_model
-from engine.models.features import feature_rows
+from engine.models.features import FeatureRows, feature_rows
 from engine.vocabulary import Channel, Outcome
 from tests.features.builders import AS_OF, CATALOGUE, bought, event
 from tests.models.conftest import rewrite_card
@@ -118,8 +118,7 @@ def test_the_loaded_model_predicts_probabilities(trained, built):
     model = load_model(results["churn"].path)
     x = built.examples["churn"].x[:200]
 
-    [session] = model.sessions.values()
-    probabilities = session.run(None, {"X": x})[1][:, 1]
+    probabilities = model.predict(FeatureRows(["customer"] * len(x), x))["probability"]
 
     assert np.all((probabilities >= 0) & (probabilities <= 1))
 

@@ -24,16 +24,17 @@ from engine.config import Settings
 from engine.decision.engine import DecisionEngine
 from engine.decision.types import DecideRequest, Decision
 from engine.events import ContactOutcome, Event
+from engine.features.derive import Touch, derive_facts
 from engine.models.artifacts import session_from_bytes
 from engine.models.convert import onnx_bytes
-from engine.models.features import FeatureSchema
+from engine.models.features import FeatureSchema, feature_rows
 from engine.models.registry import PROMOTED_FILE, promote
 from engine.models.serving import LiveModels
 from engine.models.train import Hyperparameters
 from engine.ruleset.live import LiveRuleSet
 from engine.store.sqlite import SqliteStore
 from engine.vocabulary import Channel, Outcome
-from tests.features.builders import AS_OF, bought, event
+from tests.features.builders import AS_OF, CATALOGUE, bought, event
 from tests.models.conftest import rewrite_card
 
 MODELS = ("churn", "next_purchase", "response")
@@ -51,6 +52,18 @@ rules:
       value: 10
       priority: 1
       channels: [email, sms]
+"""
+
+NEXT_PURCHASE_RULE = """
+rules:
+  - id: coffee-next-purchase
+    description: a coffee buyer with a next-purchase score
+    family: planned_purchase
+    when:
+      all:
+        - {fact: consumable.category, equals: coffee}
+        - {fact: score.next_purchase, at_least: 0}
+    then: {offer: coffee-refill, value: 1, priority: 1, channels: [email]}
 """
 
 
@@ -139,6 +152,40 @@ def test_scores_reach_rule_conditions_and_the_response_model_ranks_and_picks_the
     sms = float(boiler.reason.score_explanation.split("response on sms ")[1].split(" ")[0])
     assert boiler.score == pytest.approx(5 * 120 * sms, rel=1e-3)
     assert "(response model)" in boiler.reason.score_explanation
+
+
+def test_a_decision_serves_the_scores_of_the_rows_derived_from_the_customers_history(
+    engine_for, models_dir, scored_rules
+):
+    # A rule about consumables reads its category's next-purchase score: no rule reads category facts.
+    (scored_rules / "next_purchase.yaml").write_text(NEXT_PURCHASE_RULE)
+    engine = engine_for(models_dir)
+    decision = _decide(engine)
+    facts = derive_facts(_sms_responder(), CATALOGUE, AS_OF, Touch(None))
+    models = engine.models.current.models
+
+    def predicted(name):
+        rows = feature_rows(models[name].schema, facts)
+        return dict(zip(rows.keys, models[name].predict(rows)["probability"].tolist(), strict=True))
+
+    churn = float(_action(decision, "scored-customer").reason.matched_facts["score.churn"])
+    assert churn == round(predicted("churn")["customer"], 4)
+    explained = _action(decision, "boiler-service-due").reason.score_explanation
+    assert f"response on sms {round(predicted('response')['sms'], 4):g} " in explained
+    coffee = float(_action(decision, "coffee-next-purchase").reason.matched_facts["score.next_purchase"])
+    assert coffee == round(predicted("next_purchase")["coffee"], 4)
+
+
+def test_a_customer_with_no_category_is_scored_by_the_other_models_in_the_same_call(models_dir):
+    served = LiveModels(models_dir).current
+    history = [event(3, ContactOutcome(decision_id="d", action_id="a", outcome=Outcome.OPENED, channel=Channel.SMS))]
+    facts = derive_facts(history, CATALOGUE, AS_OF, Touch(None))
+
+    scores = served.score(facts, served.models)
+
+    assert scores.categories == {}  # no purchase: next purchase has no row
+    assert 0 <= scores.customer["churn"] <= 1
+    assert sorted(scores.propensity) == sorted(c.value for c in Channel)
 
 
 def test_the_touchpoint_channel_is_kept_when_the_rule_allows_it(engine_for, models_dir):
