@@ -127,7 +127,7 @@ class DecisionEngine:
                 touch,
                 scope=Scope(ruleset.subjects, ruleset.categories, ruleset.pinned),
             )
-            scores = _scored(models, ruleset, facts, state, request.as_of, touch)
+            scores = _scored(models, ruleset, facts, state, request.as_of)
             result = loaded.matcher.match(facts)
             closed = closed_channels(ruleset.policy, state, request, capacity)
             by_id = {str(f["id"]): f for f in facts}
@@ -211,9 +211,7 @@ class DecisionEngine:
                 yield DueAction(customer_id, decision.decision_id, action)
 
 
-def _scored(
-    models: ModelSet, ruleset: RuleSet, facts: list[Fact], state: CustomerState, as_of: datetime, touch: Touch
-) -> Scores:
+def _scored(models: ModelSet, ruleset: RuleSet, facts: list[Fact], state: CustomerState, as_of: datetime) -> Scores:
     """Score the customer with the models the decision needs, and give each fact its scores (`score.<name>`)."""
     needed = models.needed(ruleset.scores)
     if not needed:

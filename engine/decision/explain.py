@@ -98,12 +98,21 @@ def explanation_of(trace: Trace) -> Explanation:
         *(_about(a, "dropped", why) for a, why in arbitrated.dropped),
     ]
     proposed = {(a.reason.rule_id, a.action_id.split(":", 1)[1]) for a in trace.proposed}
+    # An offer is proposed once about a subject: by the best-ranked rule proposing it.
+    offered = {(a.offer_id, a.action_id.split(":", 1)[1]): a.reason.rule_id for a in trace.proposed}
     for match in trace.matches:
-        if (match.rule_id, match.fact_ids[0]) not in proposed:
-            channels = trace.ruleset.by_id[match.rule_id].rule.then.channels
-            closed = "; ".join(f"{c.value}: {trace.closed.get(c, 'open')}" for c in channels)
-            reason = f"no channel the rule allows is open ({closed})"
-            considered.append(Considered(match.rule_id, match.fact_ids[0], "no channel", reason))
+        subject = match.fact_ids[0]
+        if (match.rule_id, subject) in proposed:
+            continue
+        then = trace.ruleset.by_id[match.rule_id].rule.then
+        better = offered.get((then.offer, subject))
+        if better is not None:
+            reason = f"the offer {then.offer} is proposed about {subject} by {better}, ranked higher"
+            considered.append(Considered(match.rule_id, subject, "dropped", reason))
+            continue
+        closed = "; ".join(f"{c.value}: {_channel_state(c, trace.closed)}" for c in then.channels)
+        reason = f"no channel the rule allows is open ({closed})"
+        considered.append(Considered(match.rule_id, subject, "no channel", reason))
     matched = {m.rule_id for m in trace.matches}
     for rule in trace.ruleset.rules:
         if rule.rule.id not in matched:
@@ -115,6 +124,12 @@ def explanation_of(trace: Trace) -> Explanation:
         decision.model_version,
         tuple(considered),
     )
+
+
+def _channel_state(channel: Channel, closed: Mapping[Channel, str]) -> str:
+    if channel in closed:
+        return closed[channel]
+    return "open" if channel.reaches_out else "only where the customer is, and they are not"
 
 
 def _about(action: Action, verdict: str, reason: str) -> Considered:

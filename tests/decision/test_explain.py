@@ -91,6 +91,26 @@ def test_a_suppressed_action_says_by_what(tmp_path, rules_dir):
     assert (boiler.verdict, boiler.reason) == ("dropped", "suppressed: a complaint 2 days ago (14 days)")
 
 
+def test_an_offer_a_better_rule_proposes_about_the_same_subject_says_so(tmp_path, rules_dir):
+    # A second rule proposing the boiler's booking, ranked lower than boiler-service-due.
+    (rules_dir / "maintenance_extra.yaml").write_text(
+        "rules:\n"
+        "  - id: boiler-booking-nudge\n"
+        "    description: Any boiler owner may book a service\n"
+        "    family: maintenance_due\n"
+        "    when: {all: [{fact: asset.category, equals: boiler}]}\n"
+        "    then: {offer: boiler-service-booking, value: 10, priority: 1, channels: [email], valid_for_days: 7}\n"
+    )
+
+    explanation, _ = _explanation(tmp_path, rules_dir, [_bought(1, 350, "boiler-ecotherm-30", 900)])
+
+    [nudge] = [c for c in explanation.considered if c.rule_id == "boiler-booking-nudge"]
+    assert (nudge.verdict, nudge.reason) == (
+        "dropped",
+        f"the offer boiler-service-booking is proposed about {nudge.subject} by boiler-service-due, ranked higher",
+    )
+
+
 def test_the_admin_rpc_explains(server, channel):
     decisions = decision_pb2_grpc.DecisionServiceStub(channel)
     decisions.IngestEvents(ingest(purchase("ann", days_ago(350), "boiler-ecotherm-30")))
