@@ -27,7 +27,9 @@ def configure_logging(log_format: str = "auto", level: str = "info", log_key: st
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
-        cache_logger_on_first_use=True,
+        # Not cached: a cached logger keeps the configuration it first met, so one reached before
+        # this call, or in another test's, would escape it; caching saves 1.5 µs a line.
+        cache_logger_on_first_use=False,
     )
 
 

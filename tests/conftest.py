@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import structlog
 
 from engine.api.generated import admin_pb2_grpc, decision_pb2_grpc
 from engine.api.server import RunningServer, start_server
@@ -21,6 +22,15 @@ DATA = Path(__file__).resolve().parent / "data"
 # Test servers listen on free ports: the Prometheus endpoint's fixed default port would collide between
 # them, and with other test runs on the machine. Tests of the endpoint ask for a free port (0).
 os.environ["FORESTALL_PROMETHEUS_PORT"] = "off"
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_structlog_defaults() -> Iterator[None]:
+    """A command run in process configures logging, and caches each logger it reaches, for the whole
+    process; set back after each test, so the loggers a later test reaches first are not cached with it
+    and `capture_logs` sees them."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
