@@ -18,8 +18,11 @@ gRPC, for three rule sets, each without and with models serving:
   diversity limits raised so that all of them are returned): all three models
   score, and rank ten candidates and more.
 
-The customers are decided in blocks; each block is decided without models and with
-them, one right after the other, so that both see the machine in the same state.
+Decisions keep nothing (`DecisionEngine.preview`, the path Explain runs: what keeping a
+decision and its contacts costs is bench/decide_contacts.py's), so that deciding a
+customer twice finds them as it found them once. The customers are decided in blocks;
+each block is decided without models and with them, one right after the other, so that
+both see the machine in the same state.
 Reported, for CPU time of the deciding thread and for wall time: the medians over
 blocks of microseconds per Decide without and with models, the median over blocks
 of what models add (with minus without, block by block), and actions per decision;
@@ -149,7 +152,8 @@ def microseconds_per_decide(decider: DecisionEngine, customers: list[str]) -> tu
     actions = 0
     scoring, cpu, wall = SCORING.nanoseconds, time.thread_time(), time.perf_counter()
     for customer in customers:
-        actions += len(decider.decide(DecideRequest(customer, UNTIL, max_actions=100)).actions)
+        # Nothing kept: a decision kept would put the next one's actions in their cooldown.
+        actions += len(decider.preview(DecideRequest(customer, UNTIL, max_actions=100)).decision.actions)
     per_decision = 1e6 / len(customers)
     return (
         (time.thread_time() - cpu) * per_decision,
