@@ -40,13 +40,19 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path, rules_dir: Path) -> Iterator[RunningServer]:
+def models_dir(tmp_path: Path) -> Path:
+    """The models the `server` fixture serves: none, unless a test module overrides this fixture."""
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def server(tmp_path: Path, rules_dir: Path, models_dir: Path) -> Iterator[RunningServer]:
     # Watching is off so a test's ReloadRules is what loads its change (tests/api/test_hot_reload.py watches).
     settings = Settings(
         port=0,
         store=tmp_path / "store.db",
         rules_dir=rules_dir,
-        models_dir=tmp_path / "models",  # none: tests/models/test_serving.py serves models
+        models_dir=models_dir,
         workers=4,
         rules_poll_seconds=0,
         models_poll_seconds=0,

@@ -5,31 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from engine.api.server import RunningServer, start_server
-from engine.config import Settings
+from engine.api.server import RunningServer
 from tests.conftest import REPO
 from tests.replay.conftest import run_replay
 
 
 @pytest.fixture
-def server(tmp_path: Path, rules_dir: Path) -> Iterator[RunningServer]:
-    """A server with the repository's rules and models, as scenarios replay in process."""
-    settings = Settings(
-        port=0,
-        store=tmp_path / "store.db",
-        rules_dir=rules_dir,
-        models_dir=REPO / "models",
-        rules_poll_seconds=0,
-        models_poll_seconds=0,
-    )
-    running = start_server(settings)
-    yield running
-    running.stop(grace=1)
+def models_dir() -> Path:
+    """The server serves the repository's models, as scenarios replay in process."""
+    return REPO / "models"
 
 
 # Scenarios with a policy of their own run in process only.
