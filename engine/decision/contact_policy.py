@@ -46,13 +46,8 @@ class StoreCapacity:
 
 
 @dataclass(frozen=True)
-class LookingCapacity:
+class LookingCapacity(StoreCapacity):
     """Capacity as it stands, taking nothing: for explaining a decision without making it."""
-
-    store: Store
-
-    def taken(self, channel: Channel, day: date) -> int:
-        return self.store.slots_taken(_counter(channel, day))
 
     def take(self, channel: Channel, day: date, limit: int) -> bool:
         return self.taken(channel, day) < limit
