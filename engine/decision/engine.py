@@ -216,8 +216,7 @@ def _scored(models: ModelSet, ruleset: RuleSet, facts: list[Fact], state: Custom
     needed = models.needed(ruleset.scores)
     if not needed:
         return Scores()
-    # Category rows: every category the customer bought in, and those rules ask about, not only those rules read.
-    scores = models.score(facts, needed, categories=(state, ruleset.categories, as_of))
+    scores = models.score(facts, needed, derived_from=(state, as_of))
     for fact in facts:
         fact["score"] = scores.of(fact)
     return scores

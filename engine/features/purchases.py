@@ -92,7 +92,12 @@ def category_fields(
 ) -> Iterable[dict[str, object]]:
     """One field set per category bought in, and per wanted category even if never bought in."""
     for name in dict.fromkeys([*wanted, *bought]):
-        yield (bought.get(name) or Category()).fields(name, as_of)
+        yield fields_of_category(bought, name, as_of)
+
+
+def fields_of_category(bought: dict[str, Category], name: str, as_of: datetime) -> dict[str, object]:
+    """A category's fields; one never bought in has no purchases."""
+    return (bought.get(name) or Category()).fields(name, as_of)
 
 
 class FollowOnState(msgspec.Struct, array_like=True):

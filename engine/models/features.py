@@ -3,7 +3,8 @@
 A model reads the fact fields the engine already derives (engine/features/fields.py),
 never events: `feature_rows(schema, facts)` turns the facts `derive_facts` returns
 into a float32 matrix, one row per thing the model scores. Training calls it on
-facts derived at past cutoffs; serving calls it on the facts of a live decision.
+facts derived at past cutoffs; serving fills the rows of every model a decision
+needs at once, by the same plan (`RowPlan`), reading the customer's fields once.
 The schema (ordered columns, what each reads, the value of an absent field) is
 written into the model card, with a digest the loader checks, so the two cannot
 drift apart.
@@ -105,9 +106,9 @@ class FeatureSchema:
         )
 
     @functools.cached_property
-    def plan(self) -> _Plan:
+    def plan(self) -> RowPlan:
         """How rows are filled from facts, worked out once."""
-        return _make_plan(self)
+        return RowPlan([self])
 
     @functools.cached_property
     def digest(self) -> str:
@@ -176,128 +177,168 @@ def feature_rows(
 
     Category rows are the category facts among `facts`, or, when `categories` is given, these
     category fields (as `engine.features.purchases.category_fields` yields them): a decision
-    scores the categories a customer bought in though its rules read facts about other subjects.
+    scores the categories its facts are about though its rules may read facts about other subjects.
     """
-    plan = schema.plan
-    # Every fact of a customer carries the same shared fields: they are read once, for all rows.
-    shared = next((f for f in facts if f.get("subject") == "customer"), facts[0] if facts else None)
-    if schema.rows == "category":
-        rows = (
-            list(categories)
-            if categories is not None
-            else [f for fact in facts if fact.get("subject") == "category" and isinstance(f := fact["category"], dict)]
-        )
-        sources: list[Mapping[str, object]] = [{"category": fields} for fields in rows]
-        keys = [str(fields.get("name")) for fields in rows]
-    elif shared is None:
-        sources, keys = [], []
-    elif schema.rows == "customer":
-        sources, keys = [shared], ["customer"]
-    else:
-        sources, keys = [shared] * len(CHANNELS), list(CHANNELS)
-    if not keys:
-        return FeatureRows(keys, np.empty((0, len(schema.features)), np.float32))
-    width = len(schema.features)
-    matrix = plan.template.copy() if plan.template is not None else np.empty((len(keys), width), np.float32)
-    matrix[:, plan.shared_columns] = _numbers(shared or {}, plan.shared, schema.missing)
-    if plan.own_columns and plan.template is not None:  # channel rows: every row reads the customer's fields
-        own = np.array(_numbers(sources[0], plan.own, schema.missing), dtype=np.float32)
-        matrix[:, plan.own_columns] = own.reshape(len(keys), -1)
-    elif plan.own_columns:
-        matrix[:, plan.own_columns] = [_numbers(source, plan.own, schema.missing) for source in sources]
-    if plan.one_hots:
-        matrix[:, plan.one_hot_columns] = 0.0
-        for row, source in enumerate(sources):
-            for prefix, key, columns in plan.one_hots:
-                column = columns.get(_text(source, prefix, key))  # type: ignore[arg-type]  # a text, or None
-                if column is not None:
-                    matrix[row, column] = 1.0
-    return FeatureRows(keys, matrix)
+    return schema.plan.rows(facts, categories)[0]
 
 
 CHANNELS = tuple(channel.value for channel in Channel)
-# (prefix, keys): fields of one fact group, in the order of their columns
-_Reads = tuple[tuple[str, tuple[str, ...]], ...]
-_Columns = slice | list[int]
+# A value of the customer's that a column reads: ("number", prefix, key, missing),
+# ("flag", prefix, key, value) for a one-hot column, or ("constant", 0.0 or 1.0).
+_Slot = tuple[object, ...]
+ZERO: _Slot = ("constant", 0.0)
+ONE: _Slot = ("constant", 1.0)
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """How to fill a schema's columns from facts, worked out once per schema.
+class _Reads:
+    """Values read from one fact: numbers by (prefix, missing value), then one-hot flags by text field."""
 
-    Numbers are read by fact group: those the same for every row of a customer (`shared`),
-    and those each row reads (`own`). Channel rows read their own numbers from the customer's
-    fields, `{channel}` replaced by each row's channel in turn, and start from `template`, whose
-    one-hot columns of the row's channel are set already. Other one-hot groups read a text field
-    per row and set the column of its value: `(prefix, key, value -> column)`.
+    numbers: tuple[tuple[str, float, tuple[str, ...]], ...] = ()
+    flags: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, slots: Iterable[_Slot]) -> _Reads:
+        numbers: dict[tuple[str, float], list[str]] = {}
+        flags: dict[tuple[str, str], list[str]] = {}
+        for kind, prefix, key, missing_or_value in (s for s in slots if s[0] != "constant"):
+            if kind == "number":
+                numbers.setdefault((prefix, missing_or_value), []).append(key)  # type: ignore[index, arg-type]
+            else:
+                flags.setdefault((prefix, key), []).append(missing_or_value)  # type: ignore[index, arg-type]
+        return cls(
+            tuple((p, m, tuple(ks)) for (p, m), ks in numbers.items()),
+            tuple((p, k, tuple(vs)) for (p, k), vs in flags.items()),
+        )
+
+    @property
+    def slots(self) -> list[_Slot]:
+        """What each value read is, in the order `read` returns them."""
+        found: list[_Slot] = [("number", p, k, m) for p, m, ks in self.numbers for k in ks]
+        return found + [("flag", p, k, v) for p, k, vs in self.flags for v in vs]
+
+    def read(self, fact: Fact) -> list[object]:
+        """The values in a fact: a number, or `missing` where it lacks one; 1.0 or 0.0 per one-hot flag.
+        The innermost loop of scoring."""
+        values: list[object] = []
+        for prefix, missing, keys in self.numbers:
+            fields = fact.get(prefix)
+            if isinstance(fields, dict):
+                values += [missing if (found := fields.get(key)) is None else found for key in keys]
+            else:
+                values += [missing] * len(keys)
+        for prefix, key, texts in self.flags:
+            fields = fact.get(prefix)
+            text = fields.get(key) if isinstance(fields, dict) else None
+            values += [1.0 if text == value else 0.0 for value in texts]
+        return values
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One schema's rows: each column's place in the customer's values (rows x columns), and the
+    columns each category row reads from its own category's fields."""
+
+    schema: FeatureSchema
+    index: np.ndarray
+    own: _Reads
+    own_columns: slice | list[int]
+
+
+class RowPlan:
+    """How to fill the rows of some schemas from one customer's facts, worked out once.
+
+    The values of the customer's that any of the schemas reads (numbers and one-hot flags of the
+    customer's fields, a channel row's `{channel}` numbers once per channel, then 0 and 1) are read
+    once into a vector; each schema's rows are that vector laid out by the schema's `index`. Category
+    rows take the customer's columns so, and read the rest from each category's own fields.
     """
 
-    shared: _Reads
-    shared_columns: _Columns
-    own: _Reads
-    own_columns: _Columns
-    one_hots: tuple[tuple[str, str, dict[str, int]], ...]
-    one_hot_columns: _Columns
-    template: np.ndarray | None
+    def __init__(self, schemas: Sequence[FeatureSchema]) -> None:
+        slots = [_slots(schema) for schema in schemas]
+        self.customer = _Reads.of(dict.fromkeys(s for rows, _ in slots for row in rows for s in row))
+        place = {slot: n for n, slot in enumerate([*self.customer.slots, ZERO, ONE])}
+        self.layouts = [
+            _Layout(
+                schema,
+                np.array([[place[slot] for slot in row] for row in rows], dtype=np.intp),
+                _Reads.of(own for _, own in own_slots),
+                _columns([i for i, _ in own_slots]),
+            )
+            for schema, (rows, own_slots) in zip(schemas, slots, strict=True)
+        ]
+
+    def rows(
+        self, facts: Sequence[Fact], categories: Iterable[Mapping[str, object]] | None = None
+    ) -> list[FeatureRows]:
+        """Each schema's rows for one customer's facts (see `feature_rows`)."""
+        # Every fact of a customer carries the same shared fields: they are read once, for all rows.
+        customer = next((f for f in facts if f.get("subject") == "customer"), facts[0] if facts else None)
+        values = None
+        found = []
+        for layout in self.layouts:
+            rows: list[Mapping[str, object]] = []
+            kind = layout.schema.rows
+            if kind == "category":
+                rows = (
+                    list(categories)
+                    if categories is not None
+                    else [
+                        f
+                        for fact in facts
+                        if fact.get("subject") == "category" and isinstance(f := fact["category"], dict)
+                    ]
+                )
+                keys = [str(fields.get("name")) for fields in rows]
+            else:
+                keys = [] if customer is None else ["customer"] if kind == "customer" else list(CHANNELS)
+            width = len(layout.schema.features)
+            if not keys:
+                found.append(FeatureRows(keys, np.empty((0, width), np.float32)))
+                continue
+            if values is None:
+                values = np.array([*self.customer.read(customer or {}), 0.0, 1.0], dtype=np.float32)
+            if kind != "category":
+                found.append(FeatureRows(keys, values[layout.index]))
+                continue
+            matrix = np.empty((len(keys), width), np.float32)
+            matrix[:] = values[layout.index]
+            matrix[:, layout.own_columns] = [layout.own.read({"category": fields}) for fields in rows]
+            found.append(FeatureRows(keys, matrix))
+        return found
 
 
-def _make_plan(schema: FeatureSchema) -> _Plan:
-    shared: dict[str, list[tuple[int, str]]] = {}
-    own: dict[str, list[tuple[int, str]]] = {}
-    groups: dict[tuple[str, str], dict[str, int]] = {}
-    row_channel: dict[str, int] = {}
+def _slots(schema: FeatureSchema) -> tuple[list[list[_Slot]], list[tuple[int, _Slot]]]:
+    """What each column of each row reads from the customer (one row, or one per channel), and
+    the columns a category row reads from its own category's fields, with what each reads."""
+    channels = CHANNELS if schema.rows == "channel" else ("",)
+    rows: list[list[_Slot]] = [[] for _ in channels]
+    own = []
     for i, feature in enumerate(schema.features):
-        prefix, _, rest = feature.source.partition(".")
-        if feature.kind == "one_hot" and feature.source == ROW_CHANNEL and schema.rows == "channel":
-            row_channel[feature.value] = i
-        elif feature.kind == "one_hot":
-            groups.setdefault((prefix, rest), {})[feature.value] = i
-        elif CHANNEL_PLACEHOLDER in feature.source or prefix not in SHARED_PREFIXES:
-            own.setdefault(prefix, []).append((i, rest))
-        else:
-            shared.setdefault(prefix, []).append((i, rest))
-    template = None
-    own_reads = tuple((p, tuple(k for _, k in ks)) for p, ks in own.items())
-    if schema.rows == "channel":
-        template = np.zeros((len(CHANNELS), len(schema.features)), dtype=np.float32)
-        for row, channel in enumerate(CHANNELS):
-            if channel in row_channel:
-                template[row, row_channel[channel]] = 1.0
-        own_reads = tuple(
-            (prefix, tuple(key.replace(CHANNEL_PLACEHOLDER, channel) for key in keys))
-            for channel in CHANNELS
-            for prefix, keys in own_reads
-        )
-    return _Plan(
-        shared=tuple((p, tuple(k for _, k in ks)) for p, ks in shared.items()),
-        shared_columns=_columns([i for ks in shared.values() for i, _ in ks]),
-        own=own_reads,
-        own_columns=_columns([i for ks in own.values() for i, _ in ks]),
-        one_hots=tuple((p, k, columns) for (p, k), columns in groups.items()),
-        one_hot_columns=_columns(sorted(i for columns in groups.values() for i in columns.values())),
-        template=template,
-    )
+        prefix, _, key = feature.source.partition(".")
+        if schema.rows == "category" and prefix not in SHARED_PREFIXES:
+            own.append((i, _slot(feature, prefix, key, schema.missing)))
+            for row in rows:
+                row.append(ZERO)  # filled from the row's category
+            continue
+        for row, channel in zip(rows, channels, strict=True):
+            if schema.rows == "channel" and feature.source == ROW_CHANNEL:
+                row.append(ONE if feature.value == channel else ZERO)
+            else:
+                row.append(
+                    _slot(
+                        feature, prefix, key.replace(CHANNEL_PLACEHOLDER, channel) if channel else key, schema.missing
+                    )
+                )
+    return rows, own
 
 
-def _columns(indices: list[int]) -> _Columns:
-    """The columns as a slice when they follow each other (numpy fills a slice without an index array)."""
+def _slot(feature: Feature, prefix: str, key: str, missing: float) -> _Slot:
+    return ("number", prefix, key, missing) if feature.kind == "number" else ("flag", prefix, key, feature.value)
+
+
+def _columns(indices: list[int]) -> slice | list[int]:
+    """The columns as a slice when they follow each other (numpy fills a slice faster than listed columns)."""
     if indices and indices == list(range(indices[0], indices[-1] + 1)):
         return slice(indices[0], indices[-1] + 1)
     return indices
-
-
-def _numbers(fact: Mapping[str, object], reads: _Reads, missing: float) -> list[object]:
-    """The numbers of `reads` in a fact, `missing` for those it lacks; the innermost loop of scoring."""
-    values: list[object] = []
-    for prefix, keys in reads:
-        fields = fact.get(prefix)
-        if isinstance(fields, dict):
-            values += [missing if (found := fields.get(key)) is None else found for key in keys]
-        else:
-            values += [missing] * len(keys)
-    return values
-
-
-def _text(fact: Mapping[str, object], prefix: str, key: str) -> object:
-    fields = fact.get(prefix)
-    return fields.get(key) if isinstance(fields, dict) else None

@@ -20,8 +20,9 @@ scores: a model no rule reads costs a decision nothing.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,11 +31,11 @@ import structlog
 
 from engine.errors import NotFound
 from engine.features.fields import CATEGORY_FIELDS
-from engine.features.purchases import category_fields
+from engine.features.purchases import fields_of_category
 from engine.features.state import CustomerState
 from engine.models.artifacts import CARD_FILE, LoadedModel, ModelArtifactInvalid, load_model
 from engine.models.combined import Heads
-from engine.models.features import feature_rows
+from engine.models.features import RowPlan
 from engine.models.registry import PROMOTED_FILE, find, promoted
 
 log = structlog.get_logger(__name__)
@@ -68,13 +69,20 @@ class Scores:
         """The scores a fact carries: the customer's, and its category's if it is about one."""
         if not self.categories:
             return self.customer
-        subject = str(fact.get("subject"))
-        category_field = CATEGORY_FIELDS.get(subject)
-        fields = fact.get(subject)
-        if category_field is None or not isinstance(fields, Mapping):
+        subject = fact.get("subject")
+        key = _CATEGORY_KEY.get(subject)  # type: ignore[arg-type]  # a text, or None
+        fields = fact.get(subject)  # type: ignore[arg-type]
+        if key is None or not isinstance(fields, Mapping):
             return self.customer
-        own = self.categories.get(str(fields.get(category_field.split(".", 1)[1])))
-        return {**self.customer, **own} if own else self.customer
+        return self._with_categories.get(str(fields.get(key)), self.customer)
+
+    @functools.cached_property
+    def _with_categories(self) -> dict[str, dict[str, float]]:
+        return {category: {**self.customer, **own} for category, own in self.categories.items()}
+
+
+# The field of a fact naming the category it is about, by subject: `consumable` -> `category`.
+_CATEGORY_KEY = {subject: name.split(".", 1)[1] for subject, name in CATEGORY_FIELDS.items()}
 
 
 @dataclass(frozen=True)
@@ -84,45 +92,51 @@ class ModelSet:
     models: dict[str, LoadedModel] = field(default_factory=dict)
     statuses: tuple[ModelStatus, ...] = ()
     fingerprint: str = ""
-    # the heads of each set of models decisions need, run together: one onnxruntime call per decision
-    _joint: dict[tuple[str, ...], Heads] = field(default_factory=dict, compare=False, repr=False)
+    # Worked out once per rule set's reads: the models it needs; and per set of models, how their
+    # rows are filled and their heads run together (one onnxruntime call per decision).
+    _needed: dict[frozenset[str], dict[str, LoadedModel]] = field(default_factory=dict, compare=False, repr=False)
+    _joint: dict[tuple[str, ...], tuple[RowPlan, Heads]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> str:
         """`name=version` of each model serving, by name; empty while none serves."""
         return ",".join(f"{name}={model.card.version}" for name, model in sorted(self.models.items()))
 
-    def needed(self, read: Collection[str]) -> dict[str, LoadedModel]:
+    def needed(self, read: frozenset[str]) -> dict[str, LoadedModel]:
         """The models a decision needs: those whose scores rules read (`score.<name>...`), and the one that ranks."""
-        return {
-            name: model
-            for name, model in self.models.items()
-            if name == RESPONSE_MODEL or any(score == name or score.startswith(f"{name}_") for score in read)
-        }
+        needed = self._needed.get(read)
+        if needed is None:
+            needed = self._needed[read] = {
+                name: model
+                for name, model in self.models.items()
+                if name == RESPONSE_MODEL or any(score == name or score.startswith(f"{name}_") for score in read)
+            }
+        return needed
 
     def score(
         self,
         facts: Sequence[Fact],
         models: Mapping[str, LoadedModel],
-        categories: tuple[CustomerState, Collection[str], datetime] | None = None,
+        derived_from: tuple[CustomerState, datetime] | None = None,
     ) -> Scores:
-        """Some models' scores of one customer's facts, in one batched call: the customer's,
-        each channel's, and each category's: the category facts among `facts`, or, given
-        `categories` (a state, categories wanted, as of when), every category the state holds
-        and the wanted ones."""
+        """Some models' scores of one customer's facts, in one batched call: the customer's, each
+        channel's, and each category's the facts are about. Given the state and moment the facts
+        were derived from (`derived_from`), categories that assets or consumables are in are scored
+        too when the facts hold no category fact about them."""
         scores = Scores()
         if not models:
             return scores
         fields = None
-        if categories is not None and any(model.schema.rows == "category" for model in models.values()):
-            state, wanted, as_of = categories
-            fields = list(category_fields(state.categories, wanted, as_of))
-        rows = {name: feature_rows(model.schema, facts, fields) for name, model in models.items()}
-        inputs = [rows[name].matrix for name, model in models.items() for _ in model.graphs]
-        outputs = iter(self._heads(models).run(inputs))
-        for name, model in models.items():
+        if derived_from is not None and any(model.schema.rows == "category" for model in models.values()):
+            fields = categories_of(facts, *derived_from)
+        plan, heads = self._joined(models)
+        rows = plan.rows(facts, fields)
+        outputs = iter(
+            heads.run([row.matrix for row, model in zip(rows, models.values(), strict=True) for _ in model.graphs])
+        )
+        for (name, model), row in zip(models.items(), rows, strict=True):
             predicted = model.read([next(outputs) for _ in model.graphs])
-            keys = rows[name].keys
+            keys = row.keys
             for head, column in predicted.items() if keys else ():
                 score = name if head == "probability" else f"{name}_{head}"
                 values = [round(value, 4) for value in column.tolist()]
@@ -137,13 +151,33 @@ class ModelSet:
                         scores.propensity.update(zip(keys, values, strict=True))
         return scores
 
-    def _heads(self, models: Mapping[str, LoadedModel]) -> Heads:
-        """The heads of these models side by side, made on first use (a rule set reads the same ones each time)."""
+    def _joined(self, models: Mapping[str, LoadedModel]) -> tuple[RowPlan, Heads]:
+        """How these models' rows are filled, and their heads side by side; made on first use (a rule
+        set needs the same models each time)."""
         key = tuple(models)
-        heads = self._joint.get(key)
-        if heads is None:
-            heads = self._joint[key] = Heads([head for model in models.values() for head in model.heads()])
-        return heads
+        joined = self._joint.get(key)
+        if joined is None:
+            plan = RowPlan([model.schema for model in models.values()])
+            heads = Heads([head for model in models.values() for head in model.heads()])
+            joined = self._joint[key] = (plan, heads)
+        return joined
+
+
+def categories_of(facts: Sequence[Fact], state: CustomerState, as_of: datetime) -> list[dict[str, object]]:
+    """The fields of each category the facts are about: a category fact's own, else the state's as of then."""
+    fields: dict[str, dict[str, object]] = {}
+    for fact in facts:
+        subject = fact.get("subject")
+        key = _CATEGORY_KEY.get(subject)  # type: ignore[arg-type]  # a text, or None
+        about = fact.get(subject)  # type: ignore[arg-type]
+        if key is None or not isinstance(about, dict):
+            continue
+        name = str(about.get(key))
+        if subject == "category":
+            fields[name] = about
+        elif name not in fields:
+            fields[name] = {}
+    return [found or fields_of_category(state.categories, name, as_of) for name, found in fields.items()]
 
 
 def load_model_set(folder: Path, previous: ModelSet | None = None) -> ModelSet:
