@@ -67,7 +67,7 @@ def choose_channel(
     if chosen is not None:
         return chosen
     if propensity:  # max keeps the first of equals: the rule's order breaks ties
-        return max(eligible, key=lambda channel: propensity.get(channel.value, 0.0))
+        return max(eligible, key=lambda channel: propensity.get(channel, 0.0))  # a Channel is its str value
     return eligible[0]
 
 
