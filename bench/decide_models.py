@@ -11,12 +11,14 @@ gRPC, for three rule sets, each without and with models serving:
 
 - the sample rules: only the response model scores (it ranks actions and picks
   channels); no sample rule reads a score;
+- the sample rules and ten rules proposing an action for every customer (the
+  policy's diversity limits raised so that all of them are returned): the response
+  model ranks ten candidates and more;
 - the sample rules and a rule reading every score (`score.churn`,
   `score.next_purchase` on category facts, `score.response_sms`): all three models
-  score, next purchase once per category the customer bought in;
-- the same, and ten rules proposing an action for every customer (the policy's
-  diversity limits raised so that all of them are returned): all three models
-  score, and rank ten candidates and more.
+  score, next purchase once per category the facts are about;
+- the same, and the ten candidates: all three models score, and ten candidates
+  and more are ranked.
 
 Decisions keep nothing (`DecisionEngine.preview`, the path Explain runs: what keeping a
 decision and its contacts costs is bench/decide_contacts.py's), so that deciding a
@@ -181,16 +183,28 @@ def paired_blocks(
 
 
 def rule_folders(folder: Path) -> dict[str, Path]:
-    """The sample rules; with a rule reading every score; and with ten more candidates per decision."""
+    """The sample rules; with ten more candidates per decision; with a rule reading every score;
+    and with both."""
+    ten = _with_ten_candidates(REPO / "rules", folder / "ten")
     scored = Path(shutil.copytree(REPO / "rules", folder / "scored"))
     (scored / "reads_every_score.yaml").write_text(READS_EVERY_SCORE)
-    ten = Path(shutil.copytree(scored, folder / "ten"))
+    return {
+        "sample rules": REPO / "rules",
+        "ten candidates": ten,
+        "reading every score": scored,
+        "every score, ten candidates": _with_ten_candidates(scored, folder / "scored-ten"),
+    }
+
+
+def _with_ten_candidates(rules: Path, folder: Path) -> Path:
+    """A copy of a rule folder with ten rules proposing an action for every customer, all of them returned."""
+    ten = Path(shutil.copytree(rules, folder))
     (ten / "ten_candidates.yaml").write_text(TEN_CANDIDATES)
     with (ten / "catalogue.yaml").open("a") as catalogue:
         catalogue.write(TEN_OFFERS)
     policy = ten / "policy.yaml"
     policy.write_text(re.sub(r"(?ms)^diversity:.*?(?=^\S)", RAISED_DIVERSITY, policy.read_text()))
-    return {"sample rules": REPO / "rules", "rules reading every score": scored, "and ten candidates": ten}
+    return ten
 
 
 def main() -> int:
@@ -229,7 +243,7 @@ def main() -> int:
     print("medians over blocks, each block decided without and with models one right after the other;")
     print("cpu is the deciding thread's CPU time, which other processes on a busy machine inflate less;")
     print("scoring is the CPU time of the scoring step itself (features, onnxruntime, scores to facts).\n")
-    row = "{:<26} {:>9} {:>7} {:>11} {:>10} {:>7} {:>11} {:>8} {:>8}"
+    row = "{:<28} {:>9} {:>7} {:>11} {:>10} {:>7} {:>11} {:>8} {:>8}"
     print(
         row.format(
             "rules", "cpu: none", "models", "models add", "wall: none", "models", "models add", "scoring", "actions"
