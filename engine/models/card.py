@@ -82,7 +82,7 @@ def make_card(trained: TrainedModel, data: dict[str, Any]) -> ModelCard:
         "beats_baselines": trained.beats_baselines,
         "shortfalls": trained.shortfalls,
         "seed": trained.seed,
-        "hyperparameters": vars(trained.hyperparameters),
+        "hyperparameters": {**vars(trained.hyperparameters), "trees": trained.trees},
         "artifacts": heads,
         "libraries": {name: package_version(name) for name in LIBRARIES},
     }
@@ -112,7 +112,8 @@ def markdown(card: ModelCard) -> str:
         f"- data: {card.data.get('customers', 0):,} customers, {card.data.get('events', 0):,} events "
         f"(digest `{card.data['digest'][:12]}`); rows {card.rows['training']:,} training, "
         f"{card.rows['validation']:,} validation",
-        f"- seed {card.seed}",
+        f"- seed {card.seed}; trees per head: "
+        + ", ".join(f"{head} {n}" for head, n in card.hyperparameters.get("trees", {}).items()),
         "",
         "| head | metric | model | " + " | ".join(_baseline_names(card)) + " |",
         "|---|---|---|" + "---|" * len(_baseline_names(card)),

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from engine.errors import ForestallError
@@ -22,6 +24,7 @@ from engine.models.evaluate import Comparison, days_metrics, probability_metrics
 from engine.models.features import FeatureSchema
 
 MIN_TRAINING_ROWS = 50
+Estimator = TypeVar("Estimator", HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 
 LABELS = {
     "next_purchase": "probability: a purchase in the row's category within horizon_days after the cutoff; "
@@ -42,11 +45,15 @@ class TrainingFailed(ForestallError):
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    max_iter: int = 100
+    max_iter: int = 100  # the most trees a head has
     learning_rate: float = 0.1
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
+    # Trees stop being added once `n_iter_no_change` in a row have not lowered the loss on the
+    # latest training cutoff's rows: fewer trees, less to compute per decision.
+    early_stopping: bool = True
+    n_iter_no_change: int = 10
 
 
 @dataclass
@@ -62,6 +69,7 @@ class TrainedModel:
     seed: int
     hyperparameters: Hyperparameters
     period: TrainingPeriod
+    trees: dict[str, int] = field(default_factory=dict)  # per head, as fitted
     label: str = ""
     shortfalls: list[str] = field(default_factory=list)
 
@@ -95,9 +103,10 @@ def train_model(
     x_train, y_train = examples.x[train], examples.y[train]
     _check_trainable(name, y_train, "training")
     _check_trainable(name, examples.y[held], "validation")
-    classifier = HistGradientBoostingClassifier(**asdict(params), random_state=seed, early_stopping=False)
-    classifier.fit(x_train, y_train.astype(np.int64))
+    latest = examples.cutoff[train] == validation - 1
+    classifier = _fitted(HistGradientBoostingClassifier(**asdict(params), random_state=seed), x_train, y_train, latest)
     heads = {"probability": onnx_bytes(classifier, len(schema.features), f"{name}_probability")}
+    trees = {"probability": int(classifier.n_iter_)}
     x_held = examples.x[held]
     scores = _probabilities(heads["probability"], x_held)
     baselines = probability_baselines(name, schema, y_train, period.horizon_days)
@@ -108,11 +117,10 @@ def train_model(
         )
     }
     if name == "next_purchase":
-        regressor = HistGradientBoostingRegressor(
-            **asdict(params), loss="absolute_error", random_state=seed, early_stopping=False
-        )
-        regressor.fit(x_train, examples.days[train])
+        regressor = HistGradientBoostingRegressor(**asdict(params), loss="absolute_error", random_state=seed)
+        regressor = _fitted(regressor, x_train, examples.days[train], latest)
         heads["days"] = onnx_bytes(regressor, len(schema.features), f"{name}_days")
+        trees["days"] = int(regressor.n_iter_)
         predicted = np.clip(_regression(heads["days"], x_held), 0, period.days_cap)
         day_baselines = days_baselines(schema, examples.days[train], period.days_cap)
         evaluation["days"] = Comparison(
@@ -134,8 +142,27 @@ def train_model(
         seed=seed,
         hyperparameters=params,
         period=period,
+        trees=trees,
         label=LABELS.get(name, ""),
     )
+
+
+def _fitted(estimator: Estimator, x: np.ndarray, y: np.ndarray, latest: np.ndarray) -> Estimator:
+    """The estimator fitted with as many trees as help, judged in time order, never shuffled: grown on
+    the earlier training cutoffs while its loss on the latest one (`latest`, a row mask) falls, then
+    fitted again on every training cutoff with that many trees."""
+    if is_classifier(estimator):
+        y = y.astype(np.int64)
+    earlier = ~latest
+    if estimator.early_stopping and _trainable(estimator, y[earlier]) and _trainable(estimator, y[latest]):
+        estimator.fit(x[earlier], y[earlier], X_val=x[latest], y_val=y[latest])
+        estimator.set_params(max_iter=estimator.n_iter_)
+    estimator.set_params(early_stopping=False)
+    return estimator.fit(x, y)
+
+
+def _trainable(estimator: Estimator, y: np.ndarray) -> bool:
+    return len(y) >= MIN_TRAINING_ROWS and (not is_classifier(estimator) or y.min() != y.max())
 
 
 def _check_trainable(name: str, y: np.ndarray, part: str) -> None:

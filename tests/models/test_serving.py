@@ -126,9 +126,9 @@ def _action(decision: Decision, rule_id: str):
 def test_the_served_scores_equal_scikit_learns(built):
     examples = built.examples["next_purchase"]
     x, y, days = examples.x[:3000], examples.y[:3000], examples.days[:3000]
-    params = asdict(Hyperparameters())
-    classifier = HistGradientBoostingClassifier(**params, random_state=7, early_stopping=False).fit(x, y.astype(int))
-    regressor = HistGradientBoostingRegressor(**params, random_state=7, early_stopping=False).fit(x, days)
+    params = {**asdict(Hyperparameters()), "early_stopping": False}
+    classifier = HistGradientBoostingClassifier(**params, random_state=7).fit(x, y.astype(int))
+    regressor = HistGradientBoostingRegressor(**params, random_state=7).fit(x, days)
     columns = x.shape[1]
 
     probability = session_from_bytes(onnx_bytes(classifier, columns, "p")).run(None, {"X": x})[1][:, 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import onnx
 
 from engine.events import Event, LineItem, Purchase
 from engine.models.dataset import TrainingPeriod
@@ -117,3 +118,34 @@ def test_rows_are_in_the_schema_width_and_labels_are_binary(built):
         examples = built.examples[name]
         assert examples.x.shape[1] == len(schema.features)
         assert set(np.unique(examples.y)) <= {0.0, 1.0}
+
+
+def _trees_in(onnx_file):
+    [ensemble] = onnx.load(onnx_file).graph.node
+    return len({tree for a in ensemble.attribute if a.name == "nodes_treeids" for tree in a.ints})
+
+
+def test_trees_are_added_only_while_they_help_on_the_latest_training_cutoff(trained):
+    _, results = trained
+    cap = Hyperparameters().max_iter
+
+    trees = {name: r.card.hyperparameters["trees"] for name, r in results.items()}
+
+    assert set(trees["next_purchase"]) == {"probability", "days"} and set(trees["churn"]) == {"probability"}
+    assert all(0 < n <= cap for heads in trees.values() for n in heads.values())
+    # Replies are noisy by design: a few dozen trees learn what there is to learn from them.
+    assert trees["response"]["probability"] < cap
+    for name, result in results.items():
+        for head, n in trees[name].items():
+            assert _trees_in(result.path / f"{head}.onnx") == n, (name, head)
+
+
+def test_without_early_stopping_every_head_has_max_iter_trees(built, tmp_path):
+    every = Hyperparameters(max_iter=30, early_stopping=False)
+
+    [result] = train_all(
+        built, SCHEMAS, PERIOD, tmp_path, seed=7, source="generated", names=["response"], hyperparameters=every
+    )
+
+    assert result.card.hyperparameters["trees"] == {"probability": 30}
+    assert _trees_in(result.path / "probability.onnx") == 30

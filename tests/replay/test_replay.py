@@ -52,7 +52,7 @@ def test_the_json_report_is_byte_identical_run_after_run():
             "channel": "email",
             "send_at": "2026-01-05T09:00:00+00:00",
             "valid_until": "2026-02-04T09:00:00+00:00",
-            "score": 64.08,  # priority 5 x value 120 x the response model's 0.1068 on email
+            "score": 41.04,  # priority 5 x value 120 x the response model's 0.0684 on email
             "text": "Hello Ada, your EcoTherm 30 combi boiler is due for its yearly service in 25 days. "
             "Book a visit now.",
             "matched_facts": {"asset.category": "boiler", "asset.days_until_service": "25"},
@@ -127,7 +127,7 @@ def test_a_wrong_channel_says_what_came_back_instead(tmp_path):
         "    expected boiler-service-due via email: it came back via sms, not email",
         "    got:",
         "      1. boiler-service-due -> boiler-service-booking (maintenance_due) via sms, "
-        "sent at 2026-01-05T09:00:00+00:00, score 107.94",
+        "sent at 2026-01-05T09:00:00+00:00, score 59.7",
         "         because boiler-service-due: asset.category=boiler, asset.days_until_service=25",
     ]
 
