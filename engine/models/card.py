@@ -112,8 +112,8 @@ def markdown(card: ModelCard) -> str:
         f"- data: {card.data.get('customers', 0):,} customers, {card.data.get('events', 0):,} events "
         f"(digest `{card.data['digest'][:12]}`); rows {card.rows['training']:,} training, "
         f"{card.rows['validation']:,} validation",
-        f"- seed {card.seed}; trees per head: "
-        + ", ".join(f"{head} {n}" for head, n in card.hyperparameters.get("trees", {}).items()),
+        f"- seed {card.seed}"
+        + "".join(f"; {head} head: {n} trees" for head, n in card.hyperparameters.get("trees", {}).items()),
         "",
         "| head | metric | model | " + " | ".join(_baseline_names(card)) + " |",
         "|---|---|---|" + "---|" * len(_baseline_names(card)),
