@@ -18,8 +18,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.decision.contact_policy import Capacity, capacity_day, capped_channels, cooling_down
-from engine.decision.send_time import timed
+from engine.decision.contact_policy import Capacity, Caps, capacity_day, cooling_down
+from engine.decision.send_time import SendTimes
 from engine.decision.types import Action, DecideRequest
 from engine.features.state import CustomerState
 from engine.features.timeline import days
@@ -53,9 +53,11 @@ def arbitrate(
     returned: list[Action] = []
     held_out: list[Action] = []
     dropped: list[tuple[Action, str]] = []
+    send_times = SendTimes(policy, request, state)
+    caps = Caps(policy, state, request.as_of)
     for candidate in candidates:
         subject = candidate.action_id.split(":", 1)[1]
-        action = timed(candidate, policy, request, state)
+        action = send_times.timed(candidate)
         sent = action.channel != request.channel  # limits are on what Forestall sends
         why = _left_out(action, policy, request, state, unavailable, sent)
         if why is None and subject != "customer" and per_subject[subject] >= policy.diversity.per_subject:
@@ -64,7 +66,7 @@ def arbitrate(
         if why is None and cap is not None and per_family[action.family] >= cap:
             why = f"diversity: {cap} action(s) of the family {action.family.value} ranked higher"
         if why is None and sent:
-            action, why = _within_caps(action, policy, request, state, sending, rechannel)
+            action, why = _within_caps(action, caps.capped(sending), rechannel, send_times)
         if why is None and len(returned) + len(held_out) >= limit:
             why = f"beyond the {limit} best actions"
         held = policy.control.holds_out(request.customer_id, action.family)
@@ -110,22 +112,17 @@ def _suppressed(action: Action, policy: Policy, state: CustomerState, as_of: dat
 
 
 def _within_caps(
-    action: Action,
-    policy: Policy,
-    request: DecideRequest,
-    state: CustomerState,
-    sending: Counter[Channel],
-    rechannel: Rechannel,
+    action: Action, capped: dict[Channel, str], rechannel: Rechannel, send_times: SendTimes
 ) -> tuple[Action, str | None]:
-    """The action on a channel this decision's better-ranked actions left room on under the caps: its
-    own, else the next its rule allows; why not, if none is left."""
-    capped = capped_channels(policy, state, request.as_of, sending)
+    """The action on a channel this decision's better-ranked actions left room on under the caps
+    (`capped`: the channels they close, with why): its own, else the next its rule allows; why not,
+    if none is left."""
     if action.channel not in capped:
         return action, None
     moved = rechannel(action, capped.keys())
     if moved is None:
         return action, capped[action.channel]
-    return timed(moved, policy, request, state), None
+    return send_times.timed(moved), None
 
 
 def _no_capacity(action: Action, policy: Policy, capacity: Capacity) -> str | None:

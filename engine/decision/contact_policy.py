@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from engine.decision.types import Action, DecideRequest
 from engine.features.state import CustomerState
 from engine.features.timeline import days
-from engine.policy import FrequencyCap, Policy
+from engine.policy import Policy
 from engine.store.base import Store
 from engine.vocabulary import Channel
 
@@ -69,7 +69,7 @@ def closed_channels(
     consent withdrawn (or unsubscribed), a frequency cap reached, or today's capacity taken. The channel
     the customer is on now is always open."""
     today = capacity_day(request.as_of, policy)
-    capped = capped_channels(policy, state, request.as_of, Counter())
+    capped = Caps(policy, state, request.as_of).capped(Counter())
     status = state.profile.said.get("status")
     closed: dict[Channel, str] = {}
     for channel in Channel:
@@ -88,26 +88,27 @@ def closed_channels(
     return closed
 
 
-def _reached(cap: FrequencyCap, state: CustomerState, as_of: datetime, more: int = 0) -> str | None:
-    """Why the cap stops one more contact on its channels, if it does; `more` are this decision's own."""
-    made = state.sent.count([c.value for c in cap.channels], as_of - timedelta(days=cap.days)) + more
-    if made < cap.at_most:
-        return None
-    on = "/".join(c.value for c in cap.channels)
-    return f"frequency cap: {made} {on} contact(s) in the last {cap.days:g} days (at most {cap.at_most})"
+class Caps:
+    """The frequency caps as they stand for a customer at a moment: the contacts each counts, counted once."""
 
+    def __init__(self, policy: Policy, state: CustomerState, as_of: datetime) -> None:
+        self.counted = [
+            (cap, state.sent.count([c.value for c in cap.channels], as_of - timedelta(days=cap.days)))
+            for cap in policy.contact.caps
+        ]
 
-def capped_channels(
-    policy: Policy, state: CustomerState, as_of: datetime, sending: Counter[Channel]
-) -> dict[Channel, str]:
-    """The channels a cap closes once this decision's better-ranked actions (`sending`) are counted, with why."""
-    capped: dict[Channel, str] = {}
-    for cap in policy.contact.caps:
-        why = _reached(cap, state, as_of, sum(sending[c] for c in cap.channels))
-        if why is not None:
+    def capped(self, sending: Counter[Channel]) -> dict[Channel, str]:
+        """The channels a cap closes once this decision's better-ranked actions (`sending`) are counted, with why."""
+        capped: dict[Channel, str] = {}
+        for cap, made in self.counted:
+            made += sum(sending[c] for c in cap.channels)
+            if made < cap.at_most:
+                continue
+            on = "/".join(c.value for c in cap.channels)
+            why = f"frequency cap: {made} {on} contact(s) in the last {cap.days:g} days (at most {cap.at_most})"
             for channel in cap.channels:
                 capped.setdefault(channel, why)
-    return capped
+        return capped
 
 
 def cooling_down(action: Action, policy: Policy, state: CustomerState, as_of: datetime) -> str | None:

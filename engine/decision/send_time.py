@@ -18,23 +18,31 @@ from engine.features.state import CustomerState
 from engine.policy import Policy
 
 
-def timed(action: Action, policy: Policy, request: DecideRequest, state: CustomerState) -> Action:
-    """The action with its send time, and why it was chosen in words (`reason.timing`)."""
-    if action.channel == request.channel:
-        return _at(action, action.send_at, f"now: the customer is on {action.channel.value}")
-    zone = customer_zone(state, policy)
-    local = action.send_at.astimezone(zone)
-    when, why = local, "now"
-    hour = _answering_hour(state, policy, zone)
-    if hour is not None and local.hour != hour:
-        at_hour = _next_wall_clock(local, hour, 0)
-        if at_hour - local <= timedelta(hours=policy.contact.send_time.max_delay_hours):
-            when, why = at_hour, f"at {hour:02d}:00 {zone.key}, the hour they have most often answered at"
-    quiet = policy.contact.quiet_hours
-    if quiet is not None and quiet.contains(when.time().replace(tzinfo=None)):
-        when = _next_wall_clock(when, quiet.end.hour, quiet.end.minute)
-        why = f"at {quiet.end:%H:%M} {zone.key}, when the quiet hours end"
-    return _at(action, when.astimezone(UTC), why)
+class SendTimes:
+    """When one decision's actions go; the customer's zone and answering hour are worked out once."""
+
+    def __init__(self, policy: Policy, request: DecideRequest, state: CustomerState) -> None:
+        self.policy = policy
+        self.request = request
+        self.zone = customer_zone(state, policy)
+        self.answering_hour = _answering_hour(state, policy, self.zone)
+
+    def timed(self, action: Action) -> Action:
+        """The action with its send time, and why it was chosen in words (`reason.timing`)."""
+        if action.channel == self.request.channel:
+            return _at(action, action.send_at, f"now: the customer is on {action.channel.value}")
+        policy, zone, hour = self.policy, self.zone, self.answering_hour
+        local = action.send_at.astimezone(zone)
+        when, why = local, "now"
+        if hour is not None and local.hour != hour:
+            at_hour = _next_wall_clock(local, hour, 0)
+            if at_hour - local <= timedelta(hours=policy.contact.send_time.max_delay_hours):
+                when, why = at_hour, f"at {hour:02d}:00 {zone.key}, the hour they have most often answered at"
+        quiet = policy.contact.quiet_hours
+        if quiet is not None and quiet.contains(when.time().replace(tzinfo=None)):
+            when = _next_wall_clock(when, quiet.end.hour, quiet.end.minute)
+            why = f"at {quiet.end:%H:%M} {zone.key}, when the quiet hours end"
+        return _at(action, when.astimezone(UTC), why)
 
 
 def customer_zone(state: CustomerState, policy: Policy) -> ZoneInfo:
