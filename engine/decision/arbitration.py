@@ -54,7 +54,7 @@ def arbitrate(
     held_out: list[Action] = []
     dropped: list[tuple[Action, str]] = []
     for candidate in candidates:
-        subject = candidate.action_id.split(":", 1)[1]
+        subject = candidate.fact_id
         action = timed(candidate, policy, request, state)
         sent = action.channel != request.channel  # limits are on what Forestall sends
         why = _left_out(action, policy, request, state, unavailable, sent)
