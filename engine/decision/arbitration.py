@@ -56,7 +56,7 @@ def arbitrate(
     send_times = SendTimes(policy, request, state)
     caps = Caps(policy, state, request.as_of)
     for candidate in candidates:
-        subject = candidate.action_id.split(":", 1)[1]
+        subject = candidate.fact_id
         action = send_times.timed(candidate)
         sent = action.channel != request.channel  # limits are on what Forestall sends
         why = _left_out(action, policy, request, state, unavailable, sent)

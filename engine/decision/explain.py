@@ -46,7 +46,9 @@ class Trace:
 @dataclass(frozen=True)
 class Considered:
     rule_id: str
-    subject: str  # the fact the rule is about ("customer", "asset:...") or "" when it matched none
+    # The fact the rule is about ("customer", "asset:...") or "" when it matched none; an action of a rule
+    # that reads the latest event names that event too, as its action id does ("customer@<event>").
+    subject: str
     verdict: str  # returned, held out, dropped, no channel, not matched
     reason: str  # in words
 
@@ -97,9 +99,9 @@ def explanation_of(trace: Trace) -> Explanation:
         ),
         *(_about(a, "dropped", why) for a, why in arbitrated.dropped),
     ]
-    proposed = {(a.reason.rule_id, a.action_id.split(":", 1)[1]) for a in trace.proposed}
+    proposed = {(a.reason.rule_id, a.fact_id) for a in trace.proposed}
     # An offer is proposed once about a subject: by the best-ranked rule proposing it.
-    offered = {(a.offer_id, a.action_id.split(":", 1)[1]): a.reason.rule_id for a in trace.proposed}
+    offered = {(a.offer_id, a.fact_id): a.reason.rule_id for a in trace.proposed}
     for match in trace.matches:
         subject = match.fact_ids[0]
         if (match.rule_id, subject) in proposed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
@@ -15,6 +16,9 @@ from engine.ruleset.matcher import Match
 from engine.vocabulary import Channel, Family
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# An event id an action id names as it is; any other is named by a digest, so action ids stay short.
+_PLAIN_EVENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,24}$")
+_OCCASION_DIGEST_LENGTH = 10
 
 
 def fact_value(fact: Mapping[str, object], dotted: str) -> object | None:
@@ -137,7 +141,8 @@ class Proposer:
         ]
         score, explanation = _score(float(then.priority), float(then.value), factors, bool(propensity))
         return Action(
-            action_id=f"{rule.id}:{fact_id}",
+            action_id=_action_id(compiled, fact, fact_id),
+            fact_id=fact_id,
             offer_id=offer.id,
             family=rule.family,
             channel=channel,
@@ -156,6 +161,23 @@ class Proposer:
                 score_explanation=explanation,
             ),
         )
+
+
+def _action_id(compiled: CompiledRule, fact: Fact, fact_id: str) -> str:
+    """The rule and the fact the action is about (`rule:fact`), and for a rule whose conditions read the
+    latest event, that event (`rule:fact@event`): cooldowns and dismissals hold per event, so each new
+    occasion (a second delayed order) gets its own action while the same one is not sent again."""
+    event_id = fact_value(fact, "event.id")
+    if event_id is None or not any(name.startswith("event.") for name in compiled.fields):
+        return f"{compiled.rule.id}:{fact_id}"
+    return f"{compiled.rule.id}:{fact_id}@{_occasion(str(event_id))}"
+
+
+def _occasion(event_id: str) -> str:
+    """How an action id names an event: by its id when that is short and plain, else by a digest of it."""
+    if _PLAIN_EVENT_ID.match(event_id):
+        return event_id
+    return hashlib.sha256(event_id.encode()).hexdigest()[:_OCCASION_DIGEST_LENGTH]
 
 
 def _joined(match: Match, facts: Mapping[str, Fact]) -> Fact:

@@ -32,7 +32,9 @@ class Reason:
 
 @dataclass(frozen=True)
 class Action:
+    # The rule and the fact it is about; for a rule that reads the latest event, that event too.
     action_id: str
+    fact_id: str  # the fact the action is about: `customer`, `asset:<id>`, `consumable:<product>`...
     offer_id: str
     family: Family
     channel: Channel

@@ -110,6 +110,12 @@ _SPECS = [
         for channel in Channel
     ),
     FieldSpec("event.kind", "text", "the latest event's type: purchase, review, complaint, order_status..."),
+    FieldSpec(
+        "event.id",
+        "text",
+        "the latest event's id, as the calling system sent it; an action of a rule that reads the latest "
+        "event is about that event",
+    ),
     FieldSpec("event.days_ago", "number", "days since the latest event"),
     FieldSpec("event.product_id", "text", "product the latest event is about, if any"),
     FieldSpec("event.category", "text", "category of that product, from the event or the catalogue"),

@@ -34,7 +34,8 @@ from engine.features.purchases import Category, Consumable, FollowOnState, follo
 from engine.vocabulary import Outcome
 
 # Bump when the state's layout or a feature's fold changes: kept states of another format are folded again.
-STATE_FORMAT = 3  # 2: dismissals per action; 3: contacts made, opt-outs and complaints by outcome
+# 2: dismissals per action; 3: contacts made, opt-outs and complaints by outcome; 4: the latest event's id.
+STATE_FORMAT = 4
 
 
 def basis(catalogue: Catalogue) -> str:
@@ -46,7 +47,7 @@ class CustomerState(msgspec.Struct):
     basis: str
     # (occurred_at, event_id) of the latest event folded: only later ones can be folded in
     last: tuple[datetime, str] | None = None
-    # the latest event's fields but its age: kind, product_id, category, rating, text, state
+    # the latest event's fields but its age: kind, id, product_id, category, rating, text, state
     latest_event: dict[str, str | int] = msgspec.field(default_factory=dict)
     latest_event_at: datetime | None = None
     spend: Spend = msgspec.field(default_factory=Spend)
@@ -150,7 +151,7 @@ def fold(history: Iterable[Event], catalogue: Catalogue, state: CustomerState | 
 
 def _event_fields(event: Event, catalogue: Catalogue) -> dict[str, str | int]:
     payload = event.payload
-    fields: dict[str, str | int] = {"kind": payload.kind}
+    fields: dict[str, str | int] = {"kind": payload.kind, "id": event.event_id}
     product_id = getattr(payload, "product_id", "") or (
         payload.items[0].product_id if isinstance(payload, Purchase) else ""
     )

@@ -97,7 +97,8 @@ class LoggedAction(msgspec.Struct, frozen=True):
 
     @property
     def subject(self) -> str:
-        """The fact the rule matched (`asset:<id>`, `consumable:<product>`, `customer`...)."""
+        """The fact the rule matched (`asset:<id>`, `consumable:<product>`, `customer`...), with the event
+        of a rule that reads the latest event (`customer@<event>`)."""
         return self.action_id.removeprefix(f"{self.rule_id}:")
 
     def describe(self) -> str:

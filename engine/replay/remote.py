@@ -184,6 +184,9 @@ def _action(message: decision_pb2.Action) -> Action:
     reason = message.reason
     return Action(
         action_id=message.action_id,
+        # A response names no fact: this is the action id's, with the event of a rule that reads the latest
+        # one. Nothing on this side tells facts apart: the server's arbitration and Explain do.
+        fact_id=message.action_id.removeprefix(f"{reason.rule_id}:"),
         offer_id=message.offer_id,
         family=Family(_enum_name(message, "family")),
         channel=Channel(_enum_name(message, "channel")),

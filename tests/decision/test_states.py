@@ -4,6 +4,7 @@ replica's ingestion), and histories are compacted into them past the cap."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import timedelta
@@ -116,6 +117,22 @@ def test_a_damaged_snapshot_is_folded_again_and_replaced(store):
     assert _facts(states) == _expected(history)
     assert store.load_snapshot("c").body != '{"basis": 7}'
     assert _facts(states) == _expected(history)
+    assert store.histories_loaded == 1
+
+
+def test_a_snapshot_kept_before_the_latest_event_had_an_id_is_folded_again(store):
+    states = CustomerStates(store)
+    history = _history()
+    _ingest(states, store, history)
+    kept = store.load_snapshot("c")
+    # As format 3 kept it: its latest event has no id.
+    older = json.loads(kept.body)
+    older["basis"] = "3:" + older["basis"].partition(":")[2]
+    del older["latest_event"]["id"]
+    store.save_snapshot("c", kept.version, json.dumps(older))
+
+    assert _facts(states) == _expected(history)
+    assert _facts(states)[0]["event"]["id"] == history[-1].event_id
     assert store.histories_loaded == 1
 
 

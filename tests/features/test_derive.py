@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.events import Complaint, ProfileUpdate, ServiceVisit
+from engine.events import Complaint, ContactMade, ProfileUpdate, Review, ServiceVisit
+from engine.vocabulary import Channel
 from tests.features.builders import AS_OF, bought, customer, event, facts, of
 
 
@@ -116,3 +117,25 @@ def test_customer_fields_follow_complaints_profile_and_spend():
         "preferred_channel": "",
         "status": "",
     }
+
+
+def test_every_fact_carries_the_latest_event_with_its_id_and_a_contact_made_is_not_it():
+    review = event(3, Review(rating=1, text="It arrived broken", product_id="tent-trail-2p"))
+    sent = event(1, ContactMade(channel=Channel.EMAIL, action_id="unhappy-reviewer-call:customer@x"))
+
+    derived = facts(bought(10, "boiler-ecotherm-30"), review, sent)
+
+    assert {f["subject"] for f in derived.values()} == {"customer", "asset", "category"}
+    assert all(
+        f["event"]
+        == {
+            "kind": "review",
+            "days_ago": 3,
+            "id": review.event_id,
+            "product_id": "tent-trail-2p",
+            "category": "tent",
+            "rating": 1,
+            "text": "It arrived broken",
+        }
+        for f in derived.values()
+    )
