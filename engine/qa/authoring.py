@@ -31,7 +31,7 @@ from engine.events import (
     Timestamp,
     UsageReading,
 )
-from engine.ruleset.diagnostics import did_you_mean, validation_errors
+from engine.ruleset.diagnostics import KnownKeys, did_you_mean, key_homes, validation_errors
 from engine.ruleset.loader import RuleSet
 from engine.ruleset.source import Located, YamlProblem, load_located
 from engine.ruleset.source import Path as DataPath
@@ -120,6 +120,12 @@ EVENT_TYPES = tuple(EventShorthand.model_fields)
 ProfileShorthand = Annotated[ProfileUpdate, _written_out()]
 
 
+def known_keys(model: type[BaseModel]) -> dict[str, frozenset[str]]:
+    """Every key a file of `model` may hold, with the keys it goes under; a short name goes where its field does."""
+    homes = key_homes(model)
+    return {**homes, **{short: homes.get(field, frozenset()) for short, field in SHORT_NAMES.items()}}
+
+
 def read_located(path: Path, errors: list[RuleError]) -> Located | None:
     """The file's YAML with positions; None, with the error added, when it cannot be read or parsed."""
     try:
@@ -140,14 +146,14 @@ def validated(
     located: Located,
     file: str,
     errors: list[RuleError],
-    known_keys: Iterable[str],
+    keys: KnownKeys,
     at: DataPath = (),
 ) -> M | None:
     """`data` (standing at `at` in the file) as `model`; None, with every error located, when it is not one."""
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        errors.extend(validation_errors(exc, located, file, known_keys, at))
+        errors.extend(validation_errors(exc, located, file, keys, at))
         return None
 
 
