@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -31,6 +31,7 @@ from engine.events import (
     Timestamp,
     UsageReading,
 )
+from engine.moments import parse_moment
 from engine.ruleset.diagnostics import KnownKeys, did_you_mean, key_homes, validation_errors
 from engine.ruleset.loader import RuleSet
 from engine.ruleset.source import Located, YamlProblem, load_located
@@ -42,23 +43,18 @@ SHORT_NAMES = {"product": "product_id", "price": "unit_price"}
 M = TypeVar("M", bound=BaseModel)
 
 
-def moment_of(value: object) -> object:
-    """A date or an ISO text as a datetime, its zone kept as written (none when none is);
+def moment_of(value: object, zone: tzinfo | None = None) -> object:
+    """A date or an ISO text as a datetime, in `zone` when it names none (None: left without one);
     anything else is left to the validator, which says what is wrong."""
-    if isinstance(value, str):
+    if isinstance(value, str | date):
         with contextlib.suppress(ValueError):
-            value = datetime.fromisoformat(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time())
+            return parse_moment(value, zone)
     return value
 
 
 def _utc_unless_stated(value: object) -> object:
     """`2026-01-10` and `2026-01-10 09:00` mean UTC here; ingested events must say their zone."""
-    value = moment_of(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return moment_of(value, UTC)
 
 
 Moment = Annotated[Timestamp, BeforeValidator(_utc_unless_stated)]
