@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from engine.events import Event, LineItem, ProfileUpdate, Purchase, ServiceVisit
+from engine.simulation.market import PRICES
 
 # (customer id, what the demo shows)
 SHOWCASE = {
@@ -22,21 +23,9 @@ SHOWCASE = {
     "demo-quiet": "nothing due: boiler bought 100 days ago",
 }
 
-_PRICES = {
-    "boiler-ecotherm-30": 1890.0,
-    "heat-pump-aw8": 7400.0,
-    "printer-deskjet-2720": 79.0,
-    "ink-305-black": 17.5,
-    "coffee-beans-1kg": 16.0,
-    "water-filter-3pack": 24.0,
-    "stroller-city-go": 329.0,
-    "car-seat-isize": 189.0,
-    "tent-trail-2p": 149.0,
-}
-
 
 def _purchase(customer: str, event_id: str, at: datetime, *products: str, quantity: float = 1) -> Event:
-    items = [LineItem(product_id=p, quantity=quantity, unit_price=_PRICES[p]) for p in products]
+    items = [LineItem(product_id=p, quantity=quantity, unit_price=PRICES[p]) for p in products]
     return Event(event_id=event_id, customer_id=customer, occurred_at=at, payload=Purchase(items=items))
 
 

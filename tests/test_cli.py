@@ -46,6 +46,13 @@ def test_validate_exits_1_and_lists_every_error(tmp_path, rules_dir):
     assert {"file", "line", "column", "code", "message"} <= set(report["errors"][0])
 
 
+def test_a_moment_that_is_not_iso_8601_exits_2_naming_the_option():
+    result = _run("report", "--from", "March", "--to", "2026-04-01")
+
+    assert result.returncode == 2
+    assert "error: argument --from: 'March' is not an ISO 8601 date or time" in result.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -23,6 +23,7 @@ from engine.metrics.compute import MetricValue, Period
 from engine.metrics.report import TOP_RULES
 from engine.metrics.uplift import DEFAULT_REPLICATES
 from engine.models.serving import ModelStatus
+from engine.moments import parse_moment
 from engine.observability.dashboard import (
     MAX_REPLICATES,
     MAX_TOP_RULES,
@@ -281,10 +282,9 @@ def moment_from(text: str, field: str) -> datetime:
     if not text:
         raise InvalidArgument(field, "is required: an ISO 8601 date or time, for example 2026-03-01")
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_moment(text)
     except ValueError:
         raise InvalidArgument(field, f"{text[:MAX_ID_LENGTH]!r} is not an ISO 8601 date or time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def metrics_query(request: admin_pb2.GetMetricsRequest) -> MetricsQuery:

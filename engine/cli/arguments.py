@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
+
+from engine.moments import parse_moment
 
 
 def moment(text: str) -> datetime:
     """An ISO 8601 date or time; UTC when it names no zone."""
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_moment(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -31,7 +31,8 @@ from engine.events import (
     Timestamp,
     UsageReading,
 )
-from engine.ruleset.diagnostics import did_you_mean, validation_errors
+from engine.moments import parse_moment
+from engine.ruleset.diagnostics import KnownKeys, did_you_mean, key_homes, validation_errors
 from engine.ruleset.loader import RuleSet
 from engine.ruleset.source import Located, YamlProblem, load_located
 from engine.ruleset.source import Path as DataPath
@@ -42,23 +43,18 @@ SHORT_NAMES = {"product": "product_id", "price": "unit_price"}
 M = TypeVar("M", bound=BaseModel)
 
 
-def moment_of(value: object) -> object:
-    """A date or an ISO text as a datetime, its zone kept as written (none when none is);
+def moment_of(value: object, zone: tzinfo | None = None) -> object:
+    """A date or an ISO text as a datetime, in `zone` when it names none (None: left without one);
     anything else is left to the validator, which says what is wrong."""
-    if isinstance(value, str):
+    if isinstance(value, str | date):
         with contextlib.suppress(ValueError):
-            value = datetime.fromisoformat(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time())
+            return parse_moment(value, zone)
     return value
 
 
 def _utc_unless_stated(value: object) -> object:
     """`2026-01-10` and `2026-01-10 09:00` mean UTC here; ingested events must say their zone."""
-    value = moment_of(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return moment_of(value, UTC)
 
 
 Moment = Annotated[Timestamp, BeforeValidator(_utc_unless_stated)]
@@ -120,6 +116,12 @@ EVENT_TYPES = tuple(EventShorthand.model_fields)
 ProfileShorthand = Annotated[ProfileUpdate, _written_out()]
 
 
+def known_keys(model: type[BaseModel]) -> dict[str, frozenset[str]]:
+    """Every key a file of `model` may hold, with the keys it goes under; a short name goes where its field does."""
+    homes = key_homes(model)
+    return {**homes, **{short: homes.get(field, frozenset()) for short, field in SHORT_NAMES.items()}}
+
+
 def read_located(path: Path, errors: list[RuleError]) -> Located | None:
     """The file's YAML with positions; None, with the error added, when it cannot be read or parsed."""
     try:
@@ -140,14 +142,14 @@ def validated(
     located: Located,
     file: str,
     errors: list[RuleError],
-    known_keys: Iterable[str],
+    keys: KnownKeys,
     at: DataPath = (),
 ) -> M | None:
     """`data` (standing at `at` in the file) as `model`; None, with every error located, when it is not one."""
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        errors.extend(validation_errors(exc, located, file, known_keys, at))
+        errors.extend(validation_errors(exc, located, file, keys, at))
         return None
 
 

@@ -63,16 +63,16 @@ from engine.errors import RuleError, RuleSetInvalid
 from engine.events import Event
 from engine.qa.authoring import (
     EVENT_TYPES,
-    SHORT_NAMES,
     STRICT,
     EventShorthand,
     Moment,
     check_ids,
+    known_keys,
     locator,
     read_located,
     validated,
 )
-from engine.ruleset.diagnostics import field_names, validation_errors
+from engine.ruleset.diagnostics import validation_errors
 from engine.ruleset.loader import RuleSet
 from engine.ruleset.source import Located
 from engine.ruleset.source import Path as DataPath
@@ -138,8 +138,7 @@ class RuleTestFile(BaseModel):
     tests: list[RuleTestSpec] = []
 
 
-# Every key a test file may hold, for did-you-mean: the short names are not model fields.
-KNOWN_KEYS = frozenset({*field_names(RuleTestFile), *SHORT_NAMES})
+KNOWN_KEYS = known_keys(RuleTestFile)
 
 
 @dataclass(frozen=True)

@@ -77,17 +77,16 @@ from engine.events import EARLIEST, LATEST, Event, Identifier
 from engine.policy import Policy
 from engine.qa.authoring import (
     EVENT_TYPES,
-    SHORT_NAMES,
     STRICT,
     EventShorthand,
     ProfileShorthand,
     check_ids,
+    known_keys,
     locator,
     moment_of,
     read_located,
     validated,
 )
-from engine.ruleset.diagnostics import field_names
 from engine.ruleset.loader import RuleSet
 from engine.ruleset.source import Located
 from engine.ruleset.source import Path as DataPath
@@ -244,7 +243,7 @@ class ScenarioFile(BaseModel):
         return name
 
 
-KNOWN_KEYS = frozenset({*field_names(ScenarioFile), *SHORT_NAMES})
+KNOWN_KEYS = known_keys(ScenarioFile)
 
 
 # ---- a scenario ready to run ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import get_args
 
 from pydantic import BaseModel, ValidationError
@@ -25,27 +25,48 @@ def render_path(path: Path) -> str:
     return text or "the file"
 
 
-def field_names(*models: type[BaseModel]) -> set[str]:
-    """Every key a user may write in these models (by alias where set), nested models included."""
-    names: set[str] = set()
-    pending: list[object] = list(models)
-    seen: set[object] = set()
+# Every key a file may hold, and the keys it goes under: `{"in_order": {"expect"}}`; "" is the top level.
+KnownKeys = Mapping[str, Collection[str]]
+
+
+def key_homes(model: type[BaseModel]) -> dict[str, frozenset[str]]:
+    """The known keys of a file of `model`: its keys (by alias where set), nested models' included."""
+    homes: dict[str, set[str]] = {}
+    pending: list[tuple[object, str]] = [(model, "")]
+    seen: set[tuple[object, str]] = set()
     while pending:
-        kind = pending.pop()
-        if kind in seen:
+        kind, holder = pending.pop()
+        if (kind, holder) in seen:
             continue
-        seen.add(kind)
+        seen.add((kind, holder))
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             for name, info in kind.model_fields.items():
-                names.add(info.alias or name)
-                pending.append(info.annotation)
+                key = info.alias or name
+                homes.setdefault(key, set()).add(holder)
+                pending.append((info.annotation, key))
         else:
-            pending.extend(get_args(kind))
-    return names
+            pending.extend((arg, holder) for arg in get_args(kind))
+    return {key: frozenset(holders) for key, holders in homes.items()}
+
+
+def _suggestion(key: str, holder: str, known_keys: KnownKeys, choices: Iterable[str]) -> str:
+    """Where `key` goes when it belongs under another key than `holder`; else a did-you-mean among `choices`."""
+    homes = known_keys.get(key, ())
+    if holder in homes:  # `holder` takes several shapes, one with this key: `when:` takes a condition or `all:`
+        return ""
+    if not homes:
+        return did_you_mean(key, choices)
+    under = [f"`{home}:`" for home in sorted(homes) if home]
+    places = (["at the top level"] if "" in homes else []) + ([f"under {_either(under)}"] if under else [])
+    return f"; `{key}` goes {' or '.join(places)}"
+
+
+def _either(words: list[str]) -> str:
+    return f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else words[0]
 
 
 def validation_errors(
-    exc: ValidationError, located: Located, file: str, known_keys: Iterable[str], at: Path = ()
+    exc: ValidationError, located: Located, file: str, known_keys: KnownKeys, at: Path = ()
 ) -> list[RuleError]:
     """Map pydantic's errors onto the file: one RuleError per problem, at the line it stands on.
 
@@ -61,14 +82,14 @@ def validation_errors(
         if kind == "extra_forbidden":
             key = str(loc[-1])
             parent = located.existing_prefix(loc[:-1])
+            holder = next((part for part in reversed(parent) if isinstance(part, str)), "")
             node = _at(located.data, parent)
             if isinstance(node, dict) and "fact" in node:
-                code, message = "unknown-operator", f"unknown operator `{key}`{did_you_mean(key, OPERATORS)}"
+                suggestion = _suggestion(key, holder, known_keys, OPERATORS)
+                code, message = "unknown-operator", f"unknown operator `{key}`{suggestion}"
             else:
-                code, message = (
-                    "unknown-field",
-                    f"unknown field `{key}` in {render_path(parent)}{did_you_mean(key, known_keys)}",
-                )
+                suggestion = _suggestion(key, holder, known_keys, known_keys)
+                code, message = "unknown-field", f"unknown field `{key}` in {render_path(parent)}{suggestion}"
         elif kind == "missing":
             code, message = "missing-field", f"{where}: `{loc[-1]}` is required"
         elif kind in ("enum", "literal_error"):

@@ -21,7 +21,7 @@ from engine.features.fields import FIELDS, KNOWN_ATTRIBUTES, field_spec, subject
 from engine.policy import POLICY_FILE, Policy
 from engine.ruleset.analysis import never_matches, shadowed
 from engine.ruleset.compiler import CompiledRule, RuleShapeError, compile_rule, conditions_with_paths
-from engine.ruleset.diagnostics import did_you_mean, field_names, validation_errors
+from engine.ruleset.diagnostics import did_you_mean, key_homes, validation_errors
 from engine.ruleset.limits import AttributeNames, number_problem, rule_set_limits
 from engine.ruleset.schema import COMPARISONS, TEXT_MATCHES, Rule, RuleFile
 from engine.ruleset.source import Located, YamlProblem, load_located
@@ -207,12 +207,19 @@ def _locate(path: Path, text: str, errors: list[RuleError]) -> Located | None:
 
 
 def _validate(
-    path: Path, located: Located, model: type[M], errors: list[RuleError], data: object, at: tuple[str | int, ...] = ()
+    path: Path,
+    located: Located,
+    model: type[M],
+    errors: list[RuleError],
+    data: object,
+    at: tuple[str | int, ...] = (),
+    file_model: type[BaseModel] | None = None,
 ) -> M | None:
+    """`data` (standing at `at` in a file of `file_model`, `model` when left out) as `model`."""
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        errors.extend(validation_errors(exc, located, str(path), field_names(model), at))
+        errors.extend(validation_errors(exc, located, str(path), key_homes(file_model or model), at))
         return None
 
 
@@ -228,7 +235,7 @@ def _valid_rules(path: Path, located: Located, errors: list[RuleError]) -> Itera
         errors.append(RuleError(str(path), line, column, "wrong-type", "`rules` must be a list of rules"))
         return
     for index, item in enumerate(items):
-        rule = _validate(path, located, Rule, errors, item, ("rules", index))
+        rule = _validate(path, located, Rule, errors, item, ("rules", index), RuleFile)
         if rule is not None:
             yield index, rule
 

@@ -104,6 +104,36 @@ def test_every_mistake_is_reported_at_its_line_with_a_suggestion():
     assert any("comes before checkpoint `reminder` decides" in m for m in messages)
 
 
+def test_a_key_at_the_wrong_level_is_told_where_it_goes(tmp_path):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+            start: 2026-01-05T09:00:00
+            customers:
+              - id: ada
+                time_zone: Europe/Paris
+                checkpoints:
+                  - at: +0d
+                    in_order: true
+                    expect: {empty: true}
+                  - at: +1d
+                    expect: {empty: true, at: +2d}
+            """)
+    )
+
+    with pytest.raises(RuleSetInvalid) as refused:
+        load_scenarios([path], load_rule_set, RULES)
+
+    assert [str(e) for e in refused.value.errors] == [
+        f"{path}:4:5: unknown-field: unknown field `time_zone` in customers[0];"
+        " `time_zone` goes at the top level or under `profile:`",
+        f"{path}:7:9: unknown-field: unknown field `in_order` in customers[0].checkpoints[0];"
+        " `in_order` goes under `expect:`",
+        f"{path}:10:31: unknown-field: unknown field `at` in customers[0].checkpoints[1].expect;"
+        " `at` goes under `checkpoints:` or `timeline:`",
+    ]
+
+
 def test_a_path_with_no_scenario_is_an_error(tmp_path):
     with pytest.raises(RuleSetInvalid) as refused:
         load_scenarios([tmp_path], load_rule_set, RULES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,29 @@ def test_a_yaml_bomb_is_refused_not_expanded(tmp_path):
         load_rule_set(folder)
 
     assert [e.code for e in raised.value.errors] == ["too-large"]
+
+
+def test_a_key_at_the_wrong_level_is_told_where_it_goes(rules_dir):
+    (rules_dir / "misplaced.yaml").write_text(
+        textwrap.dedent("""\
+            rules:
+              - id: misplaced-keys
+                description: Keys written one level off
+                family: maintenance_due
+                channels: [email]
+                when:
+                  all:
+                    - {fact: asset.category, equals: boiler, priority: 3}
+                then: {offer: boiler-service-booking, value: 10, channels: [email], when: {}}
+            """)
+    )
+
+    with pytest.raises(RuleSetInvalid) as raised:
+        load_rule_set(rules_dir)
+
+    file = rules_dir / "misplaced.yaml"
+    assert [str(e) for e in raised.value.errors] == [
+        f"{file}:5:5: unknown-field: unknown field `channels` in rules[0]; `channels` goes under `then:`",
+        f"{file}:8:50: unknown-operator: unknown operator `priority`; `priority` goes under `then:`",
+        f"{file}:9:73: unknown-field: unknown field `when` in rules[0].then; `when` goes under `rules:`",
+    ]

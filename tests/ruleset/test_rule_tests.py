@@ -9,6 +9,9 @@ import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from engine.errors import RuleSetInvalid
 from engine.events import LineItem, OrderStatus, ProfileUpdate, Purchase, Review
 from engine.qa import load_rule_tests, rule_tests
 from engine.ruleset.loader import load_rule_set
@@ -187,6 +190,28 @@ def test_a_missing_tests_folder_exits_1(tmp_path):
     assert (
         result.stdout == f"1 error occurred:\n{tmp_path / 'nowhere'}:1:1: no-folder: the tests folder does not exist\n"
     )
+
+
+def test_a_key_at_the_wrong_level_is_told_where_it_goes(tmp_path):
+    path = tmp_path / "misplaced.yaml"
+    path.write_text(
+        textwrap.dedent("""\
+            as_of: 2026-06-01T09:00:00Z
+            tests:
+              - name: days_ago written beside the history, not in its entry
+                days_ago: 350
+                history:
+                  - {days_ago: 350, purchase: boiler-ecotherm-30}
+                expect: [boiler-service-due]
+            """)
+    )
+
+    with pytest.raises(RuleSetInvalid) as refused:
+        load_rule_tests(tmp_path, load_rule_set(RULES))
+
+    assert [str(e) for e in refused.value.errors] == [
+        f"{path}:4:5: unknown-field: unknown field `days_ago` in tests[0]; `days_ago` goes under `history:`"
+    ]
 
 
 def test_run_keeps_only_the_tests_whose_name_contains_it():
