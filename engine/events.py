@@ -6,6 +6,7 @@ them as the JSON these models produce.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -27,8 +28,18 @@ def _in_range(moment: datetime) -> datetime:
 
 
 Timestamp = Annotated[datetime, AfterValidator(_in_range)]
-Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+MAX_ID_LENGTH = 128
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Text = Annotated[str, Field(max_length=4096)]
+
+
+def bounded_id(kept: str, rest: str) -> str:
+    """An id of `kept` and `rest` (`kept:rest`), or, when that is longer than an id may be, of `kept`
+    and a digest of `rest`: the same parts always make the same id, and it always fits."""
+    plain = f"{kept}:{rest}"
+    if len(plain) <= MAX_ID_LENGTH:
+        return plain
+    return f"{kept}:{hashlib.sha256(rest.encode()).hexdigest()[:32]}"
 
 
 class _Payload(BaseModel):

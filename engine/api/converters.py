@@ -18,7 +18,7 @@ from engine.api.generated import admin_pb2, common_pb2, decision_pb2
 from engine.decision.engine import OutcomeReport
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import InvalidArgument, RuleError
-from engine.events import EARLIEST, LATEST, Event
+from engine.events import EARLIEST, LATEST, MAX_ID_LENGTH, Event
 from engine.metrics.compute import MetricValue, Period
 from engine.metrics.report import TOP_RULES
 from engine.metrics.uplift import DEFAULT_REPLICATES
@@ -39,7 +39,6 @@ MAX_BATCH = 1000
 MAX_ACTIONS = 50
 MAX_CONTEXT_ENTRIES = 32
 MAX_CONTEXT_VALUE = 256
-MAX_ID_LENGTH = 128
 CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 _CHANNEL_TO_PB = {c: common_pb2.Channel.Value(c.name) for c in Channel}

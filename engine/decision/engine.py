@@ -22,7 +22,7 @@ from engine.decision.proposals import Proposer
 from engine.decision.states import CustomerStates
 from engine.decision.types import Action, DecideRequest, Decision, DueAction
 from engine.errors import NotFound
-from engine.events import ContactMade, ContactOutcome, Event
+from engine.events import ContactMade, ContactOutcome, Event, bounded_id
 from engine.features.derive import Fact, Scope, Touch, facts_of
 from engine.features.state import CustomerState
 from engine.models.serving import LiveModels, ModelSet, Scores
@@ -226,7 +226,7 @@ def _outcome_event(decision: StoredDecision, report: OutcomeReport) -> Event:
     """A recorded outcome as the contact outcome event a calling system would send; one id per outcome."""
     channel = decision.actions[report.action_id].get("channel")
     return Event(
-        event_id=f"outcome:{report.decision_id}:{report.action_id}:{report.outcome.value}",
+        event_id=bounded_id(f"outcome:{report.decision_id}", f"{report.action_id}:{report.outcome.value}"),
         customer_id=decision.customer_id,
         occurred_at=report.occurred_at,
         payload=ContactOutcome(
@@ -241,7 +241,7 @@ def _outcome_event(decision: StoredDecision, report: OutcomeReport) -> Event:
 
 def _contact_event(decision: Decision, action: Action, held_out: bool) -> Event:
     return Event(
-        event_id=f"contact:{decision.decision_id}:{action.action_id}",
+        event_id=bounded_id(f"contact:{decision.decision_id}", action.action_id),
         customer_id=decision.customer_id,
         occurred_at=decision.as_of,
         payload=ContactMade(

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 
 from engine.decision.types import Action, DecideRequest, Reason
+from engine.events import bounded_id
 from engine.features.derive import Fact
 from engine.policy import Policy
 from engine.ruleset.compiler import CompiledRule
@@ -169,8 +170,8 @@ def _action_id(compiled: CompiledRule, fact: Fact, fact_id: str) -> str:
     occasion (a second delayed order) gets its own action while the same one is not sent again."""
     event_id = fact_value(fact, "event.id")
     if event_id is None or not any(name.startswith("event.") for name in compiled.fields):
-        return f"{compiled.rule.id}:{fact_id}"
-    return f"{compiled.rule.id}:{fact_id}@{_occasion(str(event_id))}"
+        return bounded_id(compiled.rule.id, fact_id)
+    return bounded_id(compiled.rule.id, f"{fact_id}@{_occasion(str(event_id))}")
 
 
 def _occasion(event_id: str) -> str:
