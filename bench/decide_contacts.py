@@ -24,6 +24,7 @@ from pathlib import Path
 from engine.decision.engine import DecisionEngine
 from engine.decision.types import DecideRequest
 from engine.events import Event, LineItem, Purchase
+from engine.logs import configure_logging
 from engine.ruleset.live import LiveRuleSet
 from engine.store import open_store
 
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--store", help="a store URL or path (default: a fresh SQLite file)")
     args = parser.parse_args()
+    configure_logging("json", "warning")  # as the other benches: what is measured is the decision, not its log line
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(args.store or Path(folder) / "bench.db")
         rules = LiveRuleSet(REPO / "rules", T0)
