@@ -35,10 +35,10 @@ class Located:
         return (1, 1)
 
     def existing_prefix(self, loc: tuple[object, ...]) -> Path:
-        """The longest prefix of a validator's `loc` that walks through the data.
+        """The parts of a validator's `loc` (keys and indexes only) that walk through the data.
 
-        Validators insert names of their own (union tags, model names) into a
-        location; those are skipped so what remains is a path in the file.
+        A part not in the data is skipped: a required key the file lacks, or one a
+        validator put into a shorthand it wrote out (`product:` read as `product_id:`).
         """
         node = self.data
         path: list[str | int] = []
