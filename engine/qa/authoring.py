@@ -149,7 +149,7 @@ def validated(
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        errors.extend(validation_errors(exc, located, file, keys, at))
+        errors.extend(validation_errors(exc, model, located, file, keys, at))
         return None
 
 

@@ -221,7 +221,7 @@ def _events(
         try:
             events.append(entry.event(f"history-{index + 1:03d}", as_of))
         except ValidationError as exc:
-            errors.extend(validation_errors(exc, located, file, KNOWN_KEYS, (*at, "history", index)))
+            errors.extend(validation_errors(exc, Event, located, file, KNOWN_KEYS, (*at, "history", index)))
     return tuple(events) if len(events) == len(spec.history) else None
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable, Mapping
-from typing import get_args
+from typing import Any, NamedTuple, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import RuleError
-from engine.ruleset.schema import OPERATORS
+from engine.ruleset.schema import OPERATORS, Condition
 from engine.ruleset.source import Located, Path
 
 
@@ -66,32 +66,33 @@ def _either(words: list[str]) -> str:
 
 
 def validation_errors(
-    exc: ValidationError, located: Located, file: str, known_keys: KnownKeys, at: Path = ()
+    exc: ValidationError, model: type[BaseModel], located: Located, file: str, known_keys: KnownKeys, at: Path = ()
 ) -> list[RuleError]:
-    """Map pydantic's errors onto the file: one RuleError per problem, at the line it stands on.
+    """Map the errors of validating as `model` onto the file: one RuleError per problem, at the line it stands on.
 
     `at` is where the validated value stands in the file.
     """
     errors = []
     for error in exc.errors():
-        loc = (*at, *error["loc"])
-        path = located.existing_prefix(loc)
+        walked = _walk(model.__pydantic_core_schema__, tuple(error["loc"]), {})
+        target = (*at, *walked.path)
+        path = located.existing_prefix(target)
         line, column = located.position(path)
         kind = error["type"]
         where = render_path(path)
         if kind == "extra_forbidden":
-            key = str(loc[-1])
-            parent = located.existing_prefix(loc[:-1])
+            key = str(target[-1])
+            parent = located.existing_prefix(target[:-1])
             holder = next((part for part in reversed(parent) if isinstance(part, str)), "")
             node = _at(located.data, parent)
-            if isinstance(node, dict) and "fact" in node:
+            if walked.owner is Condition and isinstance(node, dict) and "fact" in node:
                 suggestion = _suggestion(key, holder, known_keys, OPERATORS)
                 code, message = "unknown-operator", f"unknown operator `{key}`{suggestion}"
             else:
                 suggestion = _suggestion(key, holder, known_keys, known_keys)
                 code, message = "unknown-field", f"unknown field `{key}` in {render_path(parent)}{suggestion}"
         elif kind == "missing":
-            code, message = "missing-field", f"{where}: `{loc[-1]}` is required"
+            code, message = "missing-field", f"{where}: `{target[-1]}` is required"
         elif kind in ("enum", "literal_error"):
             expected = error.get("ctx", {}).get("expected", "")
             given = str(error.get("input"))
@@ -116,3 +117,67 @@ def _at(data: object, path: Path) -> object:
     for part in path:
         data = data[part]  # type: ignore[index]
     return data
+
+
+class _Walk(NamedTuple):
+    read: int = 0  # how many parts of the loc the schema accounts for
+    path: Path = ()  # the keys and indexes among them
+    owner: type | None = None  # the model the last key is a field, or an unknown key, of
+
+
+Schema = Mapping[str, Any]  # a pydantic-core schema
+
+
+def _walk(schema: Schema, loc: tuple[str | int, ...], refs: dict[str, Schema], owner: type | None = None) -> _Walk:
+    """The keys and indexes in a validator's `loc`, told from the names it adds of its own.
+
+    pydantic puts the tag or name of the union member it tried into a location: a bad value in
+    an `any:` group is at `when, any, any, 0, condition, at_most, int` (tag, key, index, tag, key,
+    name). The schema says which parts those are, so a tag spelt like a key is never taken for one.
+    """
+    match schema["type"]:
+        case "definitions":
+            return _walk(schema["schema"], loc, {**refs, **{d["ref"]: d for d in schema["definitions"]}}, owner)
+        case "definition-ref":
+            return _walk(refs[schema["schema_ref"]], loc, refs, owner)
+        case _ if not loc:
+            return _Walk()
+        case "model" | "dataclass":
+            return _walk(schema["schema"], loc, refs, schema["cls"])
+        case "tagged-union":
+            choice = schema["choices"].get(loc[0])
+            return _member(loc, [choice] if choice else [], refs)
+        case "union":
+            return _member(loc, [c[0] if isinstance(c, tuple) else c for c in schema["choices"]], refs)
+        case "model-fields" | "typed-dict" | "dataclass-args" if isinstance(loc[0], str):
+            fields = schema["fields"]
+            named = fields.items() if isinstance(fields, dict) else ((f["name"], f) for f in fields)
+            field = next((f for name, f in named if loc[0] in (name, f.get("validation_alias"))), None)
+            return _key(loc, field["schema"] if field else schema.get("extras_schema"), refs, owner)
+        case "list" | "set" | "frozenset" | "generator" if isinstance(loc[0], int):
+            return _key(loc, schema.get("items_schema"), refs)
+        case "tuple" if isinstance(loc[0], int):
+            items, variadic = schema["items_schema"], schema.get("variadic_item_index")
+            index = loc[0] if variadic is None or loc[0] < variadic else variadic
+            return _key(loc, items[index] if index < len(items) else None, refs)
+        case "dict":
+            if loc[1:2] == ("[key]",):  # the key itself is wrong
+                return _Walk(2, loc[:1])
+            return _key(loc, schema.get("values_schema"), refs)
+        case _ if "schema" in schema:  # a default, a nullable, a validator function around a value
+            return _walk(schema["schema"], loc, refs, owner)
+    return _Walk()
+
+
+def _key(loc: tuple[str | int, ...], inner: Schema | None, refs: dict[str, Schema], owner: type | None = None) -> _Walk:
+    """`loc[0]` is a key or index in the data (of `owner`); what follows is inside `inner` (None: any value)."""
+    rest = _walk(inner, loc[1:], refs) if inner else _Walk()
+    return _Walk(rest.read + 1, (loc[0], *rest.path), rest.owner if rest.read else owner)
+
+
+def _member(loc: tuple[str | int, ...], choices: list[Schema], refs: dict[str, Schema]) -> _Walk:
+    """`loc[0]` names a union member, not a key; what follows is inside the member that accounts for most of it."""
+    if not choices:
+        return _Walk()
+    rest = max((_walk(choice, loc[1:], refs) for choice in choices), key=lambda walked: walked.read)
+    return rest._replace(read=rest.read + 1)

@@ -219,7 +219,7 @@ def _validate(
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        errors.extend(validation_errors(exc, located, str(path), key_homes(file_model or model), at))
+        errors.extend(validation_errors(exc, model, located, str(path), key_homes(file_model or model), at))
         return None
 
 

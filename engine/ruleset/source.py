@@ -17,6 +17,8 @@ Path = tuple[str | int, ...]
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Aliases can make a small file expand without bound; no rule file needs this many values.
 MAX_VALUES = 200_000
+# Nor nests this deep; an alias inside the value it names would nest without end.
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -35,10 +37,10 @@ class Located:
         return (1, 1)
 
     def existing_prefix(self, loc: tuple[object, ...]) -> Path:
-        """The longest prefix of a validator's `loc` that walks through the data.
+        """The parts of a validator's `loc` (keys and indexes only) that walk through the data.
 
-        Validators insert names of their own (union tags, model names) into a
-        location; those are skipped so what remains is a path in the file.
+        A part not in the data is skipped: a required key the file lacks, or one a
+        validator put into a shorthand it wrote out (`product:` read as `product_id:`).
         """
         node = self.data
         path: list[str | int] = []
@@ -93,6 +95,9 @@ def _build(loader: Any, node: yaml.Node, path: Path, positions: dict[Path, tuple
     positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if len(positions) > MAX_VALUES:
         raise YamlProblem(1, 1, "too-large", f"the file expands to more than {MAX_VALUES} values")
+    if len(path) > MAX_DEPTH:
+        line, column = positions[path]
+        raise YamlProblem(line, column, "too-large", f"values nest more than {MAX_DEPTH} levels deep")
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, object] = {}
         for key_node, value_node in node.value:

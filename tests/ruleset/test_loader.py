@@ -100,6 +100,25 @@ def test_a_yaml_bomb_is_refused_not_expanded(tmp_path):
     assert [e.code for e in raised.value.errors] == ["too-large"]
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("rules:\n  - &rule {when: *rule}\n", "2:12"),  # an alias inside the value it names
+        ("rules: " + "[" * 150 + "]" * 150 + "\n", "1:108"),
+    ],
+)
+def test_values_nested_without_end_are_refused_not_followed(rules_dir, text, where):
+    path = rules_dir / "endless.yaml"
+    path.write_text(text)
+
+    with pytest.raises(RuleSetInvalid) as raised:
+        load_rule_set(rules_dir)
+
+    assert [str(e) for e in raised.value.errors] == [
+        f"{path}:{where}: too-large: values nest more than 100 levels deep"
+    ]
+
+
 def test_a_key_at_the_wrong_level_is_told_where_it_goes(rules_dir):
     (rules_dir / "misplaced.yaml").write_text(
         textwrap.dedent("""\
