@@ -25,7 +25,7 @@ from engine.errors import NotFound
 from engine.events import ContactMade, ContactOutcome, Event, bounded_id
 from engine.features.derive import Fact, Scope, Touch, facts_of
 from engine.features.state import CustomerState
-from engine.models.serving import LiveModels, ModelSet, Scores
+from engine.models.serving import LiveModels, ModelSet, Scores, StatedScores
 from engine.privacy import customer_ref
 from engine.ruleset.live import LiveRuleSet
 from engine.ruleset.loader import RuleSet
@@ -69,7 +69,7 @@ class DecisionEngine:
         self,
         store: Store,
         rules: LiveRuleSet,
-        models: LiveModels | None = None,
+        models: LiveModels | StatedScores | None = None,
         new_id: Callable[[], str] = _new_id,
         decision_log: DecisionRecorder | None = None,
         observer: Callable[[Trace], None] | None = None,
@@ -211,14 +211,14 @@ class DecisionEngine:
                 yield DueAction(customer_id, decision.decision_id, action)
 
 
-def _scored(models: ModelSet, ruleset: RuleSet, facts: list[Fact], state: CustomerState, as_of: datetime) -> Scores:
+def _scored(
+    models: ModelSet | StatedScores, ruleset: RuleSet, facts: list[Fact], state: CustomerState, as_of: datetime
+) -> Scores:
     """Score the customer with the models the decision needs, and give each fact its scores (`score.<name>`)."""
-    needed = models.needed(ruleset.scores)
-    if not needed:
-        return Scores()
-    scores = models.score(facts, needed, derived_from=(state, as_of))
-    for fact in facts:
-        fact["score"] = scores.of(fact)
+    scores = models.decision_scores(ruleset.scores, facts, state, as_of)
+    if scores.customer or scores.categories:
+        for fact in facts:
+            fact["score"] = scores.of(fact)
     return scores
 
 

@@ -113,6 +113,14 @@ class ModelSet:
             }
         return needed
 
+    def decision_scores(
+        self, read: frozenset[str], facts: Sequence[Fact], state: CustomerState, as_of: datetime
+    ) -> Scores:
+        """A decision's scores: the models its rules read (`read`, the names after `score.`) and the one that
+        ranks, scoring the facts derived from `state` as of `as_of`."""
+        needed = self.needed(read)
+        return self.score(facts, needed, derived_from=(state, as_of)) if needed else Scores()
+
     def score(
         self,
         facts: Sequence[Fact],
@@ -178,6 +186,35 @@ def categories_of(facts: Sequence[Fact], state: CustomerState, as_of: datetime) 
         elif name not in fields:
             fields[name] = {}
     return [found or fields_of_category(state.categories, name, as_of) for name, found in fields.items()]
+
+
+@dataclass(frozen=True)
+class StatedScores:
+    """Scores stated rather than computed, as a rule test states them: each decision gets them as if
+    models had given them; a `response_<channel>` score ranks actions on that channel."""
+
+    customer: Mapping[str, float] = field(default_factory=dict)
+    # category -> score name -> value
+    categories: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    version: str = "stated"
+
+    @property
+    def current(self) -> StatedScores:
+        return self
+
+    @functools.cached_property
+    def given(self) -> Scores:
+        prefix = f"{RESPONSE_MODEL}_"
+        return Scores(
+            customer=dict(self.customer),
+            categories={category: dict(scores) for category, scores in self.categories.items()},
+            propensity={name.removeprefix(prefix): v for name, v in self.customer.items() if name.startswith(prefix)},
+        )
+
+    def decision_scores(
+        self, read: frozenset[str], facts: Sequence[Fact], state: CustomerState, as_of: datetime
+    ) -> Scores:
+        return self.given
 
 
 def load_model_set(folder: Path, previous: ModelSet | None = None) -> ModelSet:

@@ -42,6 +42,17 @@ and one order are meant unless an entry names another. Each entry becomes the
 event model that ingested events are checked with (`engine.events`), so a test
 holds only what a calling system could send.
 
+A test of a rule that reads model scores states them, as the models would give them
+(`score.<name>`, see rules/README.md): a number for the customer, or per category for
+the facts about that category; a `response_<channel>` score also ranks actions on
+that channel. Without `scores`, no score is given: the test decides as if no model
+served.
+
+        scores:
+          churn: 0.85
+          response_sms: 0.4
+          next_purchase: {coffee: 0.9}
+
 Expectations, at least one per test: `expect`, rules that must each propose an
 action; `expect_not`, rules that must not; `expect_offers`, offers that must be
 proposed; `expect_empty: true`, no action at all. Rule and offer ids are checked
@@ -50,6 +61,7 @@ against the rules folder, so a typo cannot make a test pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,6 +73,7 @@ from pydantic_core import PydanticCustomError
 
 from engine.errors import RuleError, RuleSetInvalid
 from engine.events import Event
+from engine.models.serving import StatedScores
 from engine.qa.authoring import (
     EVENT_TYPES,
     STRICT,
@@ -105,6 +118,11 @@ class HistoryEntry(EventShorthand):
         return Event(event_id=event_id, customer_id=CUSTOMER_ID, occurred_at=occurred_at, payload=payload)
 
 
+ScoreName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+CategoryName = Annotated[str, Field(min_length=1, max_length=128)]
+Score = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class RuleTestSpec(BaseModel):
     """One test as written: the customer's history, the moment, and what is expected then."""
 
@@ -115,6 +133,7 @@ class RuleTestSpec(BaseModel):
     channel: Channel | None = None
     context: dict[str, str] = {}
     history: Annotated[list[HistoryEntry], Field(max_length=MAX_HISTORY)] = []
+    scores: dict[ScoreName, Score | dict[CategoryName, Score]] = {}
     expect: list[str] = []
     expect_not: list[str] = []
     expect_offers: list[str] = []
@@ -158,6 +177,19 @@ class RuleTest:
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @functools.cached_property
+    def scores(self) -> StatedScores | None:
+        """The scores the test states, as a decision gets them; None when it states none."""
+        stated = self.spec.scores
+        if not stated:
+            return None
+        categories: dict[str, dict[str, float]] = {}
+        for name, value in stated.items():
+            for category, score in value.items() if isinstance(value, dict) else ():
+                categories.setdefault(category, {})[name] = score
+        customer = {name: value for name, value in stated.items() if not isinstance(value, dict)}
+        return StatedScores(customer, categories)
 
 
 def load_rule_tests(folder: Path, ruleset: RuleSet) -> list[RuleTest]:

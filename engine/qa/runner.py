@@ -72,7 +72,7 @@ def run_rule_test(rules: LiveRuleSet, test: RuleTest) -> RuleTestResult:
     with tempfile.TemporaryDirectory(prefix="forestall-rule-test-") as folder:
         store = open_store(Path(folder) / "store.db")
         try:
-            engine = DecisionEngine(store, rules)
+            engine = DecisionEngine(store, rules, test.scores)
             engine.ingest(test.events)
             decision = engine.decide(
                 DecideRequest(CUSTOMER_ID, test.as_of, spec.channel, max_actions=EVERY_ACTION, context=spec.context)
@@ -94,6 +94,9 @@ def _failures(test: RuleTest, actions: Sequence[ProposedAction], ruleset: RuleSe
     missed = [rule_id for rule_id in spec.expect if rule_id not in proposing]
     channel = spec.channel.value if spec.channel else None
     facts = facts_as_of(ruleset, test.events, test.as_of, Touch(channel, context=spec.context)) if missed else []
+    if test.scores is not None:  # as the test's decision gave them
+        for fact in facts:
+            fact["score"] = test.scores.given.of(fact)
     for rule_id in missed:
         hint, seen = why_not(ruleset.by_id[rule_id], facts)
         yield Failure("expect", rule_id, f"expected {rule_id} to propose an action: it proposed none{hint}", seen)

@@ -295,3 +295,52 @@ def test_history_entries_become_the_events_a_calling_system_would_send():
             Review(product_id="ink-305-black", rating=1, text="arrived broken"),
         ),
     ]
+
+
+def test_a_rule_reading_model_scores_is_tested_with_the_scores_the_test_states(rules_dir):
+    shutil.copy(CASES / "scores" / "score_rules.yaml", rules_dir / "score_rules.yaml")
+
+    result = _run(str(rules_dir), "--tests", str(CASES / "scores" / "tests"), "--format", "json")
+
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout
+    assert (report["passed"], report["failed"]) == (4, 0)
+    [win_back] = [a for a in report["tests"][0]["actions"] if a["rule_id"] == "lapsing-regular-win-back"]
+    assert win_back["channel"] == "sms"  # the stated response scores rank the channels
+    assert win_back["matched_facts"]["score.churn"] == "0.85"
+    [soon] = [a for a in report["tests"][2]["actions"] if a["rule_id"] == "coffee-soon-by-model"]
+    assert soon["matched_facts"] == {"consumable.category": "coffee", "score.next_purchase_days": "4"}
+
+
+def test_a_failing_score_rule_shows_the_score_it_read_absent_or_as_stated(rules_dir, tmp_path):
+    shutil.copy(CASES / "scores" / "score_rules.yaml", rules_dir / "score_rules.yaml")
+    shutil.copy(CASES / "scores" / "failing.yaml", tmp_path / "failing.yaml")
+
+    result = _run(str(rules_dir), "--tests", str(tmp_path))
+
+    assert result.returncode == 2
+    assert "expected lapsing-regular-win-back to propose an action: it proposed none" in result.stdout
+    assert "it read customer.purchases_last_365_days=2, score.churn=(none)\n" in result.stdout
+    assert "it read customer.purchases_last_365_days=2, score.churn=0.2\n" in result.stdout  # as stated
+
+
+@pytest.mark.parametrize(
+    ("scores", "message"),
+    [
+        ("{churn: high}", "scores.churn"),
+        ("{Churn: 0.5}", "scores"),
+        ("{next_purchase: {coffee: .nan}}", "scores.next_purchase"),
+    ],
+)
+def test_scores_that_are_not_numbers_by_score_names_are_refused_where_written(tmp_path, scores, message):
+    (tmp_path / "bad.yaml").write_text(
+        "as_of: 2026-06-01T09:00:00Z\ntests:\n  - name: bad scores\n"
+        f"    scores: {scores}\n    expect: [boiler-service-due]\n"
+    )
+
+    with pytest.raises(RuleSetInvalid) as raised:
+        load_rule_tests(tmp_path, load_rule_set(RULES))
+
+    errors = raised.value.errors
+    assert {(error.file, error.line) for error in errors} == {(str(tmp_path / "bad.yaml"), 4)}
+    assert any(message in error.message for error in errors), errors
