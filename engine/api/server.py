@@ -86,10 +86,11 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
     rules = LiveRuleSet(
         settings.rules_dir, clock(), settings.rules_probe_timeout, on_reload=metrics and metrics.rules_reloaded
     )
+    models = LiveModels(settings.models_dir, on_reload=metrics and metrics.models_reloaded)
     engine = DecisionEngine(
         store,
         rules,
-        LiveModels(settings.models_dir, on_reload=metrics and metrics.models_reloaded),
+        models,
         decision_log=decision_log,
         observer=metrics and metrics.decided,
     )
@@ -104,7 +105,8 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
         options=[("grpc.so_reuseport", 0)],
     )
     decision_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(engine, clock), server)
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(engine, clock, clock(), __version__), server)
+    admin = AdminServicer(engine, models, clock, clock(), __version__)
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -127,7 +129,7 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
         address=f"{settings.host}:{port}",
         ruleset_version=engine.rules.current.ruleset.version,
         rules=len(engine.rules.current.ruleset.rules),
-        model_version=engine.models.current.version if engine.models else "",
+        model_version=models.current.version,
         store=store.location,
         decision_log=settings.decision_log or None,
         prometheus=f"{settings.host}:{endpoint.port}" if endpoint else None,
@@ -136,8 +138,8 @@ def start_server(settings: Settings, clock: Callable[[], datetime] = wall_clock)
     if settings.rules_poll_seconds > 0:
         start_fork_server()
         running.watch("rules-watcher", rules.watch, clock, running.stopping, settings.rules_poll_seconds)
-    if settings.models_poll_seconds > 0 and engine.models:
-        running.watch("models-watcher", engine.models.watch, running.stopping, settings.models_poll_seconds)
+    if settings.models_poll_seconds > 0:
+        running.watch("models-watcher", models.watch, running.stopping, settings.models_poll_seconds)
     return running
 
 

@@ -10,9 +10,10 @@ import grpc
 
 from engine.api import converters
 from engine.api.generated import admin_pb2, admin_pb2_grpc, decision_pb2, decision_pb2_grpc
-from engine.decision.engine import NO_MODELS, DecisionEngine
+from engine.decision.engine import DecisionEngine
 from engine.errors import InvalidArgument, RuleSetInvalid
 from engine.events import Event
+from engine.models.serving import LiveModels
 from engine.observability.dashboard import effectiveness
 from engine.ruleset.live import validate_folder
 
@@ -60,8 +61,11 @@ class DecisionServicer(decision_pb2_grpc.DecisionServiceServicer):
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, engine: DecisionEngine, clock: Clock, started_at: datetime, server_version: str) -> None:
+    def __init__(
+        self, engine: DecisionEngine, models: LiveModels, clock: Clock, started_at: datetime, server_version: str
+    ) -> None:
         self._engine = engine
+        self._models = models  # the engine's, as served from their folder
         self._clock = clock
         self._started_at = started_at
         self._server_version = server_version
@@ -98,13 +102,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.GetStatusResponse:
         rules = self._engine.rules
         current = rules.current
-        models = self._engine.models.current if self._engine.models else NO_MODELS
+        models = self._models.current
         return admin_pb2.GetStatusResponse(
             ruleset_version=current.ruleset.version,
             rule_count=len(current.ruleset.rules),
             ruleset_loaded_at=converters.timestamp_of(current.loaded_at),
             model_version=models.version,
-            models_dir=str(self._engine.models.folder) if self._engine.models else "",
+            models_dir=str(self._models.folder),
             models=[converters.model_status(m) for m in models.statuses],
             store=self._engine.store.kind,
             customer_count=self._engine.store.count_customers(),

@@ -203,9 +203,9 @@ class _Reads:
         flags: dict[tuple[str, str], list[str]] = {}
         for kind, prefix, key, missing_or_value in (s for s in slots if s[0] != "constant"):
             if kind == "number":
-                numbers.setdefault((prefix, missing_or_value), []).append(key)  # type: ignore[index, arg-type]
+                numbers.setdefault((str(prefix), float(missing_or_value)), []).append(str(key))  # type: ignore[arg-type]
             else:
-                flags.setdefault((prefix, key), []).append(missing_or_value)  # type: ignore[index, arg-type]
+                flags.setdefault((str(prefix), str(key)), []).append(str(missing_or_value))
         return cls(
             tuple((p, m, tuple(ks)) for (p, m), ks in numbers.items()),
             tuple((p, k, tuple(vs)) for (p, k), vs in flags.items()),
@@ -303,7 +303,8 @@ class RowPlan:
                 continue
             matrix = np.empty((len(keys), width), np.float32)
             matrix[:] = values[layout.index]
-            matrix[:, layout.own_columns] = [layout.own.read({"category": fields}) for fields in rows]
+            own = [layout.own.read({"category": fields}) for fields in rows]
+            matrix[:, layout.own_columns] = np.asarray(own, dtype=np.float32)
             found.append(FeatureRows(keys, matrix))
         return found
 

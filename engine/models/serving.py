@@ -67,14 +67,8 @@ class Scores:
 
     def of(self, fact: Fact) -> dict[str, float]:
         """The scores a fact carries: the customer's, and its category's if it is about one."""
-        if not self.categories:
-            return self.customer
-        subject = fact.get("subject")
-        key = _CATEGORY_KEY.get(subject)  # type: ignore[arg-type]  # a text, or None
-        fields = fact.get(subject)  # type: ignore[arg-type]
-        if key is None or not isinstance(fields, Mapping):
-            return self.customer
-        return self._with_categories.get(str(fields.get(key)), self.customer)
+        about = _category_of(fact) if self.categories else None
+        return self.customer if about is None else self._with_categories.get(about[0], self.customer)
 
     @functools.cached_property
     def _with_categories(self) -> dict[str, dict[str, float]]:
@@ -83,6 +77,16 @@ class Scores:
 
 # The field of a fact naming the category it is about, by subject: `consumable` -> `category`.
 _CATEGORY_KEY = {subject: name.split(".", 1)[1] for subject, name in CATEGORY_FIELDS.items()}
+
+
+def _category_of(fact: Fact) -> tuple[str, Mapping[str, object]] | None:
+    """The category a fact is about, and the fact's own fields; None for a fact about no category."""
+    subject = str(fact.get("subject"))
+    key = _CATEGORY_KEY.get(subject)
+    fields = fact.get(subject)
+    if key is None or not isinstance(fields, Mapping):
+        return None
+    return str(fields.get(key)), fields
 
 
 @dataclass(frozen=True)
@@ -171,18 +175,16 @@ class ModelSet:
         return joined
 
 
-def categories_of(facts: Sequence[Fact], state: CustomerState, as_of: datetime) -> list[dict[str, object]]:
+def categories_of(facts: Sequence[Fact], state: CustomerState, as_of: datetime) -> list[Mapping[str, object]]:
     """The fields of each category the facts are about: a category fact's own, else the state's as of then."""
-    fields: dict[str, dict[str, object]] = {}
+    fields: dict[str, Mapping[str, object]] = {}
     for fact in facts:
-        subject = fact.get("subject")
-        key = _CATEGORY_KEY.get(subject)  # type: ignore[arg-type]  # a text, or None
-        about = fact.get(subject)  # type: ignore[arg-type]
-        if key is None or not isinstance(about, dict):
+        about = _category_of(fact)
+        if about is None:
             continue
-        name = str(about.get(key))
-        if subject == "category":
-            fields[name] = about
+        name, own = about
+        if fact.get("subject") == "category":
+            fields[name] = own
         elif name not in fields:
             fields[name] = {}
     return [found or fields_of_category(state.categories, name, as_of) for name, found in fields.items()]
