@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 from engine.decision.types import Action, DecideRequest, Reason
@@ -114,33 +115,46 @@ class Proposer:
         return list(kept.values())
 
     def rechannel(self, action: Action, closed: Collection[Channel]) -> Action | None:
-        """The action on the best channel left once these are closed too, scored for it; None if none is."""
-        compiled, fact, fact_id = self._matched[action.action_id]
-        return self._action(compiled, fact, fact_id, {*self._closed, *closed})
-
-    def _action(self, compiled: CompiledRule, fact: Fact, fact_id: str, closed: Collection[Channel]) -> Action | None:
-        """The action a rule proposes for a fact; None when no channel is left to send it by."""
-        ruleset, request, propensity = self.ruleset, self.request, self.propensity
-        rule, then = compiled.rule, compiled.rule.then
-        offer = ruleset.catalogue.offer(then.offer)
-        assert offer is not None, "the loader checks every offer exists"
-        policy = ruleset.policy
-        customer = fact.get("customer")
-        preferred = str(customer.get("preferred_channel", "")) if isinstance(customer, Mapping) else ""
-        channel = choose_channel(then.channels, request.channel, propensity, closed, preferred)
+        """The action on the best channel left once these are closed too, scored for it (and not yet
+        timed); None if none is. Only what depends on the channel is worked out again."""
+        compiled, fact, _ = self._matched[action.action_id]
+        channel = self._channel(compiled, fact, {*self._closed, *closed})
         if channel is None:
             return None
-        text, parameters = render(offer.template, fact)
+        score, explanation = self._scored_on(compiled, channel)
+        reason = replace(action.reason, score_explanation=explanation, timing="")
+        return replace(action, channel=channel, send_at=self.request.as_of, score=score, reason=reason)
+
+    def _channel(self, compiled: CompiledRule, fact: Fact, closed: Collection[Channel]) -> Channel | None:
+        customer = fact.get("customer")
+        preferred = str(customer.get("preferred_channel", "")) if isinstance(customer, Mapping) else ""
+        return choose_channel(compiled.rule.then.channels, self.request.channel, self.propensity, closed, preferred)
+
+    def _scored_on(self, compiled: CompiledRule, channel: Channel) -> tuple[float, str]:
+        """The score of the rule's action on a channel, and how it was computed, in words."""
+        rule, then, policy, propensity = compiled.rule, compiled.rule.then, self.ruleset.policy, self.propensity
         factors = [
             *_propensity_factor(channel, propensity),
-            *_lever_factors(policy, rule.id, rule.family, offer.id),
+            *_lever_factors(policy, rule.id, rule.family, then.offer),
             *(
                 (f"context {w.key}={w.value}", w.weight)
                 for w in policy.priority.context_weights
-                if request.context.get(w.key) == w.value
+                if self.request.context.get(w.key) == w.value
             ),
         ]
-        score, explanation = _score(float(then.priority), float(then.value), factors, bool(propensity))
+        return _score(float(then.priority), float(then.value), factors, bool(propensity))
+
+    def _action(self, compiled: CompiledRule, fact: Fact, fact_id: str, closed: Collection[Channel]) -> Action | None:
+        """The action a rule proposes for a fact; None when no channel is left to send it by."""
+        request = self.request
+        rule, then = compiled.rule, compiled.rule.then
+        offer = self.ruleset.catalogue.offer(then.offer)
+        assert offer is not None, "the loader checks every offer exists"
+        channel = self._channel(compiled, fact, closed)
+        if channel is None:
+            return None
+        text, parameters = render(offer.template, fact)
+        score, explanation = self._scored_on(compiled, channel)
         return Action(
             action_id=_action_id(compiled, fact, fact_id),
             fact_id=fact_id,
